@@ -1,0 +1,289 @@
+-- 005_event_capture: statement-level triggers that turn a write into
+-- relational-diff events in event.queue, in the writer's transaction.
+--
+-- One INSERT ... SELECT per statement, over the statement's transition
+-- tables: a 100,000-row UPDATE costs one pass, not 100,000 trigger calls.
+-- The trigger functions are SECURITY DEFINER so that writers need no
+-- privilege on the event schema.
+--
+-- Per-row helpers below carry no SET clause on purpose: that keeps them
+-- inlinable into the capture statements, which themselves run with a fixed
+-- search_path.
+
+-- The JSON of one event.
+CREATE FUNCTION event._event_json(id bigint, operation text, subscription_type text,
+                                  subscription_id uuid, relation_id jsonb, row_id jsonb,
+                                  payload jsonb, transaction_id bigint, at timestamptz)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.jsonb_build_object(
+    'id', id,
+    'operation', operation,
+    'subscription_type', subscription_type,
+    'subscription_id', subscription_id,
+    'relation_id', relation_id,
+    'row_id', row_id,
+    'payload', payload,
+    'transaction_id', transaction_id,
+    'timestamp', at)
+$$;
+
+-- The row_id JSON of a row, given its key values (NULL for keyless tables).
+CREATE FUNCTION event._row_id_json(pk_column_ids jsonb, key text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN key IS NULL THEN NULL
+    WHEN pg_catalog.jsonb_typeof(pk_column_ids) = 'array'
+      THEN pg_catalog.jsonb_build_object('pk_column_id', pk_column_ids, 'pk_value', pg_catalog.to_jsonb(key))
+    ELSE pg_catalog.jsonb_build_object('pk_column_id', pk_column_ids, 'pk_value', key[1])
+  END
+$$;
+
+-- Everything capture needs to know about the table being written, once per
+-- statement.
+CREATE FUNCTION event._capture_context(relid oid,
+  OUT relation_id jsonb, OUT pk text[], OUT pk_column_ids jsonb, OUT columns text[],
+  OUT has_row_subscriptions boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  schema_name text;
+  relation_name text;
+BEGIN
+  SELECT n.nspname, c.relname INTO schema_name, relation_name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relid;
+  relation_id := meta.relation_id(schema_name, relation_name)::jsonb;
+  pk := event._primary_key(relid);
+  IF cardinality(pk) = 1 THEN
+    pk_column_ids := meta.column_id(schema_name, relation_name, pk[1])::jsonb;
+  ELSIF cardinality(pk) > 1 THEN
+    pk_column_ids := (SELECT jsonb_agg(meta.column_id(schema_name, relation_name, k)::jsonb ORDER BY o)
+                      FROM unnest(pk) WITH ORDINALITY AS u(k, o));
+  END IF;
+  columns := ARRAY(SELECT a.attname::text FROM pg_attribute a
+                   WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
+                   ORDER BY a.attnum);
+  has_row_subscriptions := EXISTS (SELECT 1 FROM event.subscription s
+                                   WHERE s.relation_oid = relid AND s.pk_values IS NOT NULL);
+END
+$$;
+
+-- Subscriptions on a relation, with what their owners may see.
+-- whole-table grains (table, column) only; row grains are matched by key.
+CREATE FUNCTION event._table_subscriptions(relid oid)
+RETURNS TABLE (id uuid, session_id uuid, kind text, column_name text, hidden text[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden
+  FROM event.subscription s
+  JOIN event.session ses ON ses.id = s.session_id
+  CROSS JOIN LATERAL event._owner_view(ses.owner_role, relid) v
+  WHERE s.relation_oid = relid AND s.pk_values IS NULL AND v.visible
+    AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+$$;
+
+CREATE FUNCTION event._capture_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ctx record;
+  pk1 text;
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM event.subscription s
+                 WHERE s.relation_oid = TG_RELID AND s.pk_values IS NULL) THEN
+    RETURN NULL;  -- row grains do not receive inserts
+  END IF;
+  ctx := event._capture_context(TG_RELID);
+  pk1 := ctx.pk[1];
+  INSERT INTO event.queue (id, session_id, subscription_id, event)
+  SELECT e.id, e.session_id, e.subscription_id,
+         event._event_json(e.id, 'row_insert', e.kind, e.subscription_id, ctx.relation_id,
+                           event._row_id_json(ctx.pk_column_ids, e.key), e.payload, tx, now())
+  FROM (
+    SELECT nextval('event.queue_id_seq') AS id, s.session_id, s.id AS subscription_id, s.kind,
+           r.j - s.hidden AS payload, r.key
+    FROM (SELECT r.j,
+                 CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
+                      WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
+          FROM (SELECT to_jsonb(n) AS j FROM aqevent_new_rows n OFFSET 0) r) r
+    CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
+    OFFSET 0
+  ) e;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION event._capture_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ctx record;
+  pk1 text;
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+    RETURN NULL;
+  END IF;
+  ctx := event._capture_context(TG_RELID);
+  pk1 := ctx.pk[1];
+  WITH changed AS MATERIALIZED (
+    SELECT r.j,
+           CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
+                WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
+    FROM (SELECT to_jsonb(o) AS j FROM aqevent_old_rows o OFFSET 0) r
+  )
+  INSERT INTO event.queue (id, session_id, subscription_id, event)
+  SELECT e.id, e.session_id, e.subscription_id,
+         event._event_json(e.id, 'row_delete', e.kind, e.subscription_id, ctx.relation_id,
+                           event._row_id_json(ctx.pk_column_ids, e.key), e.payload, tx, now())
+  FROM (
+    SELECT nextval('event.queue_id_seq') AS id, m.*
+    FROM (
+      SELECT s.session_id, s.id AS subscription_id, s.kind, c.j - s.hidden AS payload, c.key
+      FROM changed c
+      CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
+      UNION ALL
+      SELECT s.session_id, s.id, s.kind, c.j - v.hidden, c.key
+      FROM changed c
+      JOIN event.subscription s ON s.relation_oid = TG_RELID AND s.pk_values = c.key
+      JOIN event.session ses ON ses.id = s.session_id
+      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      WHERE ctx.has_row_subscriptions AND v.visible
+        AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+    ) m
+    OFFSET 0
+  ) e;
+  RETURN NULL;
+END
+$$;
+
+-- UPDATE: old and new rows are paired by primary key. A pair gives one
+-- field_update per column whose value changed; an old row without a partner
+-- (its key changed, or the table has no key) is a row_delete, a new row
+-- without one a row_insert -- deletes first.
+CREATE FUNCTION event._capture_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ctx record;
+  pk1 text;
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+    RETURN NULL;
+  END IF;
+  ctx := event._capture_context(TG_RELID);
+  pk1 := ctx.pk[1];
+  WITH pairs AS MATERIALIZED (
+    SELECT o.key AS old_key, o.j AS old_j, n.key AS new_key, n.j AS new_j
+    FROM (SELECT r.j,
+                 CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
+                      WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
+          FROM (SELECT to_jsonb(o) AS j FROM aqevent_old_rows o OFFSET 0) r) o
+    FULL JOIN
+         (SELECT r.j,
+                 CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
+                      WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
+          FROM (SELECT to_jsonb(n) AS j FROM aqevent_new_rows n OFFSET 0) r) n
+      ON n.key = o.key
+  ),
+  changed AS MATERIALIZED (
+    SELECT 'row_delete'::text AS operation, p.old_key AS key, NULL::text AS column_name,
+           p.old_j AS payload, NULL::jsonb AS old_value
+    FROM pairs p WHERE p.new_j IS NULL
+    UNION ALL
+    SELECT 'row_insert', p.new_key, NULL, p.new_j, NULL
+    FROM pairs p WHERE p.old_j IS NULL
+    UNION ALL
+    SELECT 'field_update', p.new_key, c.name, p.new_j -> c.name, p.old_j -> c.name
+    FROM pairs p CROSS JOIN LATERAL unnest(ctx.columns) AS c(name)
+    WHERE p.old_j IS NOT NULL AND p.new_j IS NOT NULL
+      AND (p.new_j -> c.name) IS DISTINCT FROM (p.old_j -> c.name)
+  )
+  INSERT INTO event.queue (id, session_id, subscription_id, event)
+  SELECT e.id, e.session_id, e.subscription_id,
+         event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id, e.row_id,
+                           CASE WHEN e.operation = 'field_update'
+                                THEN jsonb_build_object(e.column_name, e.payload)
+                                ELSE e.payload - e.hidden END,
+                           tx, now())
+         || CASE WHEN e.operation = 'field_update'
+                 THEN jsonb_build_object('field_id', meta.field_id(e.row_id::meta.row_id, e.column_name)::jsonb,
+                                         'old_payload', jsonb_build_object(e.column_name, e.old_value))
+                 ELSE '{}'::jsonb END
+  FROM (
+    SELECT nextval('event.queue_id_seq') AS id, m.*,
+           event._row_id_json(ctx.pk_column_ids, m.key) AS row_id
+    FROM (
+      SELECT c.operation, c.key, c.column_name, c.payload, c.old_value,
+             s.session_id, s.id AS subscription_id, s.kind, s.hidden
+      FROM changed c
+      CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
+      WHERE c.operation <> 'field_update'
+         OR (c.column_name <> ALL (s.hidden) AND (s.kind = 'table' OR s.column_name = c.column_name))
+      UNION ALL
+      SELECT c.operation, c.key, c.column_name, c.payload, c.old_value,
+             s.session_id, s.id, s.kind, v.hidden
+      FROM changed c
+      JOIN event.subscription s ON s.relation_oid = TG_RELID AND s.pk_values = c.key
+      JOIN event.session ses ON ses.id = s.session_id
+      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      WHERE ctx.has_row_subscriptions AND v.visible AND c.operation <> 'row_insert'
+        AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+        AND (c.operation = 'row_delete'
+             OR (c.column_name <> ALL (v.hidden) AND (s.kind = 'row' OR s.column_name = c.column_name)))
+    ) m
+    OFFSET 0
+  ) e;
+  RETURN NULL;
+END
+$$;
+
+-- TRUNCATE has no transition table: table and column grains get one
+-- "truncate" event; row and field grains a row_delete of their row with a
+-- NULL payload (the old row is not known).
+CREATE FUNCTION event._capture_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ctx record;
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+    RETURN NULL;
+  END IF;
+  ctx := event._capture_context(TG_RELID);
+  INSERT INTO event.queue (id, session_id, subscription_id, event)
+  SELECT e.id, e.session_id, e.subscription_id,
+         event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id,
+                           e.row_id, NULL, tx, now())
+  FROM (
+    SELECT nextval('event.queue_id_seq') AS id, m.*
+    FROM (
+      SELECT 'truncate'::text AS operation, s.session_id, s.id AS subscription_id, s.kind,
+             NULL::jsonb AS row_id
+      FROM event._table_subscriptions(TG_RELID) s
+      UNION ALL
+      SELECT 'row_delete', s.session_id, s.id, s.kind,
+             event._row_id_json(ctx.pk_column_ids, s.pk_values)
+      FROM event.subscription s
+      JOIN event.session ses ON ses.id = s.session_id
+      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL AND v.visible
+        AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+      ORDER BY 2, 3
+    ) m
+    OFFSET 0
+  ) e;
+  RETURN NULL;
+END
+$$;
