@@ -3,3 +3,14 @@ export { AqeventError, type AqeventErrorCode } from './errors.js';
 export { type ConnectionOptions, resolveConnection } from './db/connect.js';
 export { ensureEmbedded, stopEmbedded, type EmbeddedOptions } from './db/embedded.js';
 export { migrate, type MigrateResult } from './db/migrate.js';
+export { Aqevent, type AqeventOptions } from './client.js';
+export { Session, type FetchOptions, type NackOptions, type SessionSettings } from './session.js';
+export { type EventBatch, type StreamOptions } from './consumer/event-stream.js';
+export { type DeadLetter, type DeliveryOrder, type EventRef, type SessionStats } from './delivery/operations.js';
+export { type RowKey, type TableTarget } from './targets.js';
+export { type DurationInput, parseDuration, parseInterval, toInterval } from './duration.js';
+export { parseLosslessJson } from './events/lossless-json.js';
+export {
+  type AqEvent, type ColumnId, type DeliveredEvent, type EventOperation, type FieldId, type FieldUpdateEvent, type RelationId,
+  type RowDeleteEvent, type RowId, type RowInsertEvent, type TruncateEvent, eventSchema,
+} from './events/schema.js';

@@ -1,0 +1,146 @@
+import type pg from 'pg';
+import { z } from 'zod';
+import { type EventBatch, type StreamOptions, streamBatches, streamEvents } from './consumer/event-stream.js';
+import { assertUuid } from './consumer/live-queue.js';
+import {
+  ackEvents, type DeadLetter, deadLetters, type DeliveryOrder, type EventRef, eventIds, fetchEvents, nackEvents, requeue,
+} from './delivery/operations.js';
+import { fromPgError } from './errors.js';
+import type { DeliveredEvent } from './events/schema.js';
+import { parseColumn, parseKey, parseTable, type RowKey, type TableTarget } from './targets.js';
+import { durationOption, validate } from './validate.js';
+
+const fetchOptionsSchema = z.object({
+  max: z.number().int().min(1).max(10000).default(100),
+  lease: durationOption('lease').default(30_000).refine((ms) => ms > 0, 'lease must be longer than 0'),
+}).strict();
+export type FetchOptions = z.input<typeof fetchOptionsSchema>;
+
+const nackOptionsSchema = z.object({
+  delay: durationOption('delay').default(0),
+  error: z.string().optional(),
+}).strict();
+export type NackOptions = z.input<typeof nackOptionsSchema>;
+
+export const sessionSettingsSchema = z.object({
+  /** Deliveries before an event becomes a dead letter (default 5). */
+  maxAttempts: z.number().int().min(1).optional(),
+  /** 'strict' (default): one batch in flight, id order. 'parallel': concurrent consumers. */
+  deliveryOrder: z.enum(['strict', 'parallel']).optional(),
+}).strict();
+export type SessionSettings = z.input<typeof sessionSettingsSchema>;
+
+/**
+ * A handle on one session: its subscriptions and its inbox. Cheap; holds no
+ * connection (events() takes one for LISTEN while it runs).
+ */
+export class Session {
+  constructor(private readonly pool: pg.Pool, readonly id: string) {
+    assertUuid(id);
+  }
+
+  private async call<R extends pg.QueryResultRow>(what: string, sql: string, values: unknown[]): Promise<R | undefined> {
+    try {
+      return (await this.pool.query<R>(sql, [this.id, ...values])).rows[0];
+    } catch (error) {
+      throw fromPgError(error, what);
+    }
+  }
+
+  private async subscribe(what: string, sql: string, values: unknown[]): Promise<string> {
+    return (await this.call<{ id: string }>(what, `SELECT ${sql} AS id`, values))!.id;
+  }
+
+  /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
+  subscribeTable(table: TableTarget): Promise<string> {
+    const t = parseTable(table);
+    return this.subscribe('subscribe table', 'event.subscribe_table($1, meta.relation_id($2, $3))', [t.schema, t.table]);
+  }
+
+  /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
+  subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
+    const t = parseTable(table);
+    return this.subscribe('subscribe row', 'event.subscribe_row($1, event.row_id($2, $3, $4::text[]))', [t.schema, t.table, parseKey(key)]);
+  }
+
+  /** Changes of one column of one row (and the row's deletion). */
+  subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
+    const t = parseTable(table);
+    return this.subscribe('subscribe field',
+      "event.subscribe_field($1, jsonb_build_object('row_id', event.row_id($2, $3, $4::text[])::jsonb, 'column_id', meta.column_id($2, $3, $5)::jsonb)::meta.field_id)",
+      [t.schema, t.table, parseKey(key), parseColumn(column)]);
+  }
+
+  /** Inserts, deletes and changes of one column of the table. */
+  subscribeColumn(table: TableTarget, column: string): Promise<string> {
+    const t = parseTable(table);
+    return this.subscribe('subscribe column', 'event.subscribe_column($1, meta.column_id($2, $3, $4))', [t.schema, t.table, parseColumn(column)]);
+  }
+
+  async unsubscribe(subscriptionId: string): Promise<void> {
+    const id = validate(z.string().uuid(), subscriptionId, 'subscription id');
+    try {
+      await this.pool.query('SELECT event.unsubscribe($1)', [id]);
+    } catch (error) {
+      throw fromPgError(error, 'unsubscribe');
+    }
+  }
+
+  /** Lease up to max (default 100) deliverable events, oldest first, for lease (default 30s). */
+  fetch(options?: FetchOptions): Promise<DeliveredEvent[]> {
+    const { max, lease } = validate(fetchOptionsSchema, options ?? {}, 'fetch options');
+    return fetchEvents(this.pool, this.id, max, lease);
+  }
+
+  /** Done with these events: removed for good. Returns how many were still queued. */
+  ack(events: EventRef | readonly EventRef[]): Promise<number> {
+    return ackEvents(this.pool, this.id, eventIds(events));
+  }
+
+  /** Not done: deliver again after delay (default now). Returns how many were still queued. */
+  nack(events: EventRef | readonly EventRef[], options?: NackOptions): Promise<number> {
+    const { delay, error } = validate(nackOptionsSchema, options ?? {}, 'nack options');
+    return nackEvents(this.pool, this.id, eventIds(events), delay, error);
+  }
+
+  deadLetters(): Promise<DeadLetter[]> {
+    return deadLetters(this.pool, this.id);
+  }
+
+  /** Dead letters back into the queue at their old place, attempts reset. No argument: all of them. */
+  requeue(events?: EventRef | readonly EventRef[]): Promise<number> {
+    return requeue(this.pool, this.id, events === undefined ? null : eventIds(events));
+  }
+
+  async configure(settings: SessionSettings): Promise<void> {
+    const { maxAttempts, deliveryOrder } = validate(sessionSettingsSchema, settings, 'session settings');
+    if (maxAttempts !== undefined) await this.call('set max attempts', 'SELECT event.set_max_attempts($1, $2)', [maxAttempts]);
+    if (deliveryOrder !== undefined) await this.call('set delivery order', 'SELECT event.set_delivery_order($1, $2)', [deliveryOrder]);
+  }
+
+  async settings(): Promise<{ maxAttempts: number; deliveryOrder: DeliveryOrder }> {
+    const row = await this.call<{ max_attempts: number; delivery_order: DeliveryOrder }>('settings',
+      'SELECT (event._require_session($1)).max_attempts, (event._require_session($1)).delivery_order', []);
+    return { maxAttempts: row!.max_attempts, deliveryOrder: row!.delivery_order };
+  }
+
+  /** Marks the session detached (it keeps collecting events). */
+  async detach(): Promise<void> {
+    await this.call('detach', 'SELECT event.session_detach($1)', []);
+  }
+
+  /** Deletes the session, its subscriptions, queued events and dead letters. */
+  async delete(): Promise<void> {
+    await this.call('delete session', 'SELECT event.session_delete($1)', []);
+  }
+
+  /** `for await (const event of session.events())`: backlog first, then live. See StreamOptions. */
+  events(options?: StreamOptions): AsyncGenerator<DeliveredEvent, void, undefined> {
+    return streamEvents(this.pool, this.id, options);
+  }
+
+  /** Like events(), a batch (one fetch) at a time, to ack or nack as a whole. */
+  batches(options?: StreamOptions): AsyncGenerator<EventBatch, void, undefined> {
+    return streamBatches(this.pool, this.id, (ids, nackOptions) => this.nack(ids, nackOptions), options);
+  }
+}
