@@ -64,6 +64,7 @@ AS $$
 DECLARE
   ses event.session := event._require_session(session_id);
   ready bigint[];
+  delivered integer;
 BEGIN
   IF max_events IS NULL OR max_events < 1 OR max_events > 10000 THEN
     RAISE EXCEPTION 'max_events must be between 1 and 10000, not %', coalesce(max_events::text, 'NULL')
@@ -74,46 +75,53 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  IF ses.delivery_order = 'strict' THEN
-    -- Lock the head of the queue (waiting for, not skipping, a concurrent
-    -- fetch or ack) and take the visible prefix: nothing behind an event
-    -- that is still leased or backing off.
-    SELECT array_agg(h.id ORDER BY h.id) INTO ready
-    FROM (SELECT h.id, bool_and(h.visible) OVER (ORDER BY h.id) AS in_prefix
-          FROM (SELECT q.id, (q.visible_at IS NULL OR q.visible_at <= now()) AS visible
-                FROM event.queue q
-                WHERE q.session_id = ses.id
-                ORDER BY q.id LIMIT max_events
-                FOR UPDATE) h) h
-    WHERE h.in_prefix;
-  ELSE
-    SELECT array_agg(h.id ORDER BY h.id) INTO ready
-    FROM (SELECT q.id FROM event.queue q
-          WHERE q.session_id = ses.id AND (q.visible_at IS NULL OR q.visible_at <= now())
-          ORDER BY q.id LIMIT max_events
-          FOR UPDATE SKIP LOCKED) h;
-  END IF;
+  -- Exhausted events met on the way become dead letters; when a whole
+  -- window was exhausted, look again, so that an empty result always means
+  -- that nothing is deliverable.
+  LOOP
+    IF ses.delivery_order = 'strict' THEN
+      -- Lock the head of the queue (waiting for, not skipping, a concurrent
+      -- fetch or ack) and take the visible prefix: nothing behind an event
+      -- that is still leased or backing off.
+      SELECT array_agg(h.id ORDER BY h.id) INTO ready
+      FROM (SELECT h.id, bool_and(h.visible) OVER (ORDER BY h.id) AS in_prefix
+            FROM (SELECT q.id, (q.visible_at IS NULL OR q.visible_at <= now()) AS visible
+                  FROM event.queue q
+                  WHERE q.session_id = ses.id
+                  ORDER BY q.id LIMIT max_events
+                  FOR UPDATE) h) h
+      WHERE h.in_prefix;
+    ELSE
+      SELECT array_agg(h.id ORDER BY h.id) INTO ready
+      FROM (SELECT q.id FROM event.queue q
+            WHERE q.session_id = ses.id AND (q.visible_at IS NULL OR q.visible_at <= now())
+            ORDER BY q.id LIMIT max_events
+            FOR UPDATE SKIP LOCKED) h;
+    END IF;
 
-  IF ready IS NULL THEN
-    RETURN;
-  END IF;
+    IF ready IS NULL THEN
+      RETURN;
+    END IF;
 
-  RETURN QUERY
-  WITH dead AS (
-    DELETE FROM event.queue q
-    WHERE q.session_id = ses.id AND q.id = ANY (ready) AND q.attempts >= ses.max_attempts
-    RETURNING q.*
-  ), buried AS (
-    INSERT INTO event.dead_letter (session_id, id, subscription_id, event, created_at, attempts, last_error)
-    SELECT d.session_id, d.id, d.subscription_id, d.event, d.created_at, d.attempts, d.last_error
-    FROM dead d
-  ), leased AS (
-    UPDATE event.queue q
-       SET visible_at = now() + lease, attempts = q.attempts + 1
-     WHERE q.session_id = ses.id AND q.id = ANY (ready) AND q.attempts < ses.max_attempts
-    RETURNING q.id, q.attempts, q.event
-  )
-  SELECT l.id, l.attempts, l.event FROM leased l ORDER BY l.id;
+    RETURN QUERY
+    WITH dead AS (
+      DELETE FROM event.queue q
+      WHERE q.session_id = ses.id AND q.id = ANY (ready) AND q.attempts >= ses.max_attempts
+      RETURNING q.*
+    ), buried AS (
+      INSERT INTO event.dead_letter (session_id, id, subscription_id, event, created_at, attempts, last_error)
+      SELECT d.session_id, d.id, d.subscription_id, d.event, d.created_at, d.attempts, d.last_error
+      FROM dead d
+    ), leased AS (
+      UPDATE event.queue q
+         SET visible_at = now() + lease, attempts = q.attempts + 1
+       WHERE q.session_id = ses.id AND q.id = ANY (ready) AND q.attempts < ses.max_attempts
+      RETURNING q.id, q.attempts, q.event
+    )
+    SELECT l.id, l.attempts, l.event FROM leased l ORDER BY l.id;
+    GET DIAGNOSTICS delivered = ROW_COUNT;
+    EXIT WHEN delivered > 0;
+  END LOOP;
 END
 $$;
 

@@ -30,7 +30,7 @@ export function parseDuration(input: DurationInput, what = 'duration'): number {
   const text = input.trim();
   const short = SHORT_FORM.exec(text);
   if (short) return Math.round(Number(short[1]) * UNIT_MS[short[2]!]!);
-  if (/^P/i.test(text)) {
+  if (/^P.*\d/i.test(text)) {
     const duration = Duration.fromISO(text.toUpperCase());
     const parts = duration.isValid ? duration.toObject() : undefined;
     if (parts && !parts.years && !parts.months && !parts.quarters) {

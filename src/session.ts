@@ -52,19 +52,19 @@ export class Session {
   }
 
   /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
-  subscribeTable(table: TableTarget): Promise<string> {
+  async subscribeTable(table: TableTarget): Promise<string> {
     const t = parseTable(table);
     return this.subscribe('subscribe table', 'event.subscribe_table($1, meta.relation_id($2, $3))', [t.schema, t.table]);
   }
 
   /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
-  subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
+  async subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
     const t = parseTable(table);
     return this.subscribe('subscribe row', 'event.subscribe_row($1, event.row_id($2, $3, $4::text[]))', [t.schema, t.table, parseKey(key)]);
   }
 
   /** Changes of one column of one row (and the row's deletion). */
-  subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
+  async subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
     const t = parseTable(table);
     return this.subscribe('subscribe field',
       "event.subscribe_field($1, jsonb_build_object('row_id', event.row_id($2, $3, $4::text[])::jsonb, 'column_id', meta.column_id($2, $3, $5)::jsonb)::meta.field_id)",
@@ -72,7 +72,7 @@ export class Session {
   }
 
   /** Inserts, deletes and changes of one column of the table. */
-  subscribeColumn(table: TableTarget, column: string): Promise<string> {
+  async subscribeColumn(table: TableTarget, column: string): Promise<string> {
     const t = parseTable(table);
     return this.subscribe('subscribe column', 'event.subscribe_column($1, meta.column_id($2, $3, $4))', [t.schema, t.table, parseColumn(column)]);
   }
@@ -87,28 +87,28 @@ export class Session {
   }
 
   /** Lease up to max (default 100) deliverable events, oldest first, for lease (default 30s). */
-  fetch(options?: FetchOptions): Promise<DeliveredEvent[]> {
+  async fetch(options?: FetchOptions): Promise<DeliveredEvent[]> {
     const { max, lease } = validate(fetchOptionsSchema, options ?? {}, 'fetch options');
     return fetchEvents(this.pool, this.id, max, lease);
   }
 
   /** Done with these events: removed for good. Returns how many were still queued. */
-  ack(events: EventRef | readonly EventRef[]): Promise<number> {
+  async ack(events: EventRef | readonly EventRef[]): Promise<number> {
     return ackEvents(this.pool, this.id, eventIds(events));
   }
 
   /** Not done: deliver again after delay (default now). Returns how many were still queued. */
-  nack(events: EventRef | readonly EventRef[], options?: NackOptions): Promise<number> {
+  async nack(events: EventRef | readonly EventRef[], options?: NackOptions): Promise<number> {
     const { delay, error } = validate(nackOptionsSchema, options ?? {}, 'nack options');
     return nackEvents(this.pool, this.id, eventIds(events), delay, error);
   }
 
-  deadLetters(): Promise<DeadLetter[]> {
+  async deadLetters(): Promise<DeadLetter[]> {
     return deadLetters(this.pool, this.id);
   }
 
   /** Dead letters back into the queue at their old place, attempts reset. No argument: all of them. */
-  requeue(events?: EventRef | readonly EventRef[]): Promise<number> {
+  async requeue(events?: EventRef | readonly EventRef[]): Promise<number> {
     return requeue(this.pool, this.id, events === undefined ? null : eventIds(events));
   }
 

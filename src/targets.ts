@@ -16,7 +16,7 @@ const tableSchema = z.union([
     return { schema: unquote(schema!), table: unquote(table!) };
   }),
   z.object({ schema: z.string().min(1), table: z.string().min(1) }).strict(),
-]);
+], { error: 'expected "schema.table" or { schema, table }' });
 
 const keyPart = z.union([z.string(), z.number().finite(), z.bigint()]).transform(String);
 const keySchema = z.union([keyPart.transform((k) => [k]), z.array(keyPart).min(1)]);

@@ -39,7 +39,12 @@ export interface EventBatch {
 
 type Nack = (ids: string[], options?: { delay?: string | number; error?: string }) => Promise<unknown>;
 
-function open(pool: pg.Pool, sessionId: string, options: StreamOptions | undefined) {
+interface Opened {
+  queue: LiveQueue;
+  auto: boolean;
+}
+
+function open(pool: pg.Pool, sessionId: string, options: StreamOptions | undefined): Opened {
   const settings = validate(streamOptionsSchema, options ?? {}, 'stream options');
   const queue = new LiveQueue(pool, sessionId, {
     batchSize: settings.batchSize,
@@ -58,8 +63,11 @@ function open(pool: pg.Pool, sessionId: string, options: StreamOptions | undefin
  * rest of its batch to the queue for immediate redelivery; in 'auto' mode
  * the events finished before it are acknowledged.
  */
-export async function* streamEvents(pool: pg.Pool, sessionId: string, options?: StreamOptions): AsyncGenerator<DeliveredEvent, void, undefined> {
-  const { queue, auto } = open(pool, sessionId, options);
+export function streamEvents(pool: pg.Pool, sessionId: string, options?: StreamOptions): AsyncGenerator<DeliveredEvent, void, undefined> {
+  return eventsOf(open(pool, sessionId, options)); // options are checked now, not at the first next()
+}
+
+async function* eventsOf({ queue, auto }: Opened): AsyncGenerator<DeliveredEvent, void, undefined> {
   try {
     for (;;) {
       const batch = await queue.next();
@@ -80,8 +88,11 @@ export async function* streamEvents(pool: pg.Pool, sessionId: string, options?: 
 }
 
 /** Batches: like streamEvents, a whole fetch at a time. */
-export async function* streamBatches(pool: pg.Pool, sessionId: string, nack: Nack, options?: StreamOptions): AsyncGenerator<EventBatch, void, undefined> {
-  const { queue, auto } = open(pool, sessionId, options);
+export function streamBatches(pool: pg.Pool, sessionId: string, nack: Nack, options?: StreamOptions): AsyncGenerator<EventBatch, void, undefined> {
+  return batchesOf(open(pool, sessionId, options), nack);
+}
+
+async function* batchesOf({ queue, auto }: Opened, nack: Nack): AsyncGenerator<EventBatch, void, undefined> {
   try {
     for (;;) {
       const events = await queue.next();
