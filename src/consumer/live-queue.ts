@@ -107,7 +107,10 @@ export class LiveQueue {
       this.notified++;
       this.wake?.();
     });
-    client.on('error', drop);
+    client.on('error', (error: unknown) => {
+      this.settings.onError?.(fromPgError(error, 'listener connection lost'));
+      drop();
+    });
     client.on('end', drop);
     this.listener = client;
     try {
