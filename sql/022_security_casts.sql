@@ -14,16 +14,17 @@
 -- untrusted cast function: looks through domains, arrays, composite types
 -- and ranges, as to_jsonb() does. No row when the relation is safe.
 CREATE FUNCTION event._untrusted_json_cast(relid oid)
-RETURNS TABLE (column_name text, type_name text, cast_function text, function_owner name)
+RETURNS TABLE (column_name text, column_type text, type_name text, cast_function text,
+               function_owner name)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  WITH RECURSIVE types (column_name, type_oid, depth) AS (
-    SELECT a.attname::text, a.atttypid, 0
+  WITH RECURSIVE types (column_name, column_type, type_oid, depth) AS (
+    SELECT a.attname::text, a.atttypid, a.atttypid, 0
     FROM pg_attribute a
     WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
     UNION
-    SELECT t.column_name, x.child, t.depth + 1
+    SELECT t.column_name, t.column_type, x.child, t.depth + 1
     FROM types t
     JOIN pg_type ty ON ty.oid = t.type_oid
     CROSS JOIN LATERAL (
@@ -36,7 +37,8 @@ AS $$
     ) x(child)
     WHERE x.child >= 16384 AND t.depth < 32
   )
-  SELECT t.column_name, format_type(t.type_oid, NULL), c.castfunc::regprocedure::text, r.rolname
+  SELECT t.column_name, format_type(t.column_type, NULL), format_type(t.type_oid, NULL),
+         c.castfunc::regprocedure::text, r.rolname
   FROM types t
   JOIN pg_cast c ON c.castsource = t.type_oid AND c.casttarget IN ('json'::regtype, 'jsonb'::regtype)
   JOIN pg_proc p ON p.oid = c.castfunc
@@ -55,8 +57,8 @@ DECLARE
 BEGIN
   SELECT * INTO bad FROM event._untrusted_json_cast(relid);
   IF bad.column_name IS NOT NULL THEN
-    RAISE EXCEPTION 'cannot capture %: column % has type %, whose cast to JSON runs % owned by role %',
-      relid::regclass, quote_ident(bad.column_name), bad.type_name, bad.cast_function,
+    RAISE EXCEPTION 'cannot capture %: column % (type %) holds type %, whose cast to JSON runs % owned by role %',
+      relid::regclass, quote_ident(bad.column_name), bad.column_type, bad.type_name, bad.cast_function,
       quote_ident(bad.function_owner)
       USING ERRCODE = 'insufficient_privilege',
             DETAIL = 'Capture converts rows to JSON with the event system''s rights, so it would run that function with them.',
