@@ -141,7 +141,7 @@ test('a writer never waits for, nor fails because of, the overflow bookkeeping',
 
     // a REPEATABLE READ writer meeting a concurrent update of the session row still commits
     const warnings: string[] = [];
-    writer.on('notice', (notice) => warnings.push(notice.message));
+    writer.on('notice', (notice) => warnings.push(notice.message ?? ""));
     await writer.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     await writer.query('SELECT 1 FROM public.t LIMIT 1');
     await holder.query('SELECT event.session_attach($1)', [session]);
