@@ -87,11 +87,13 @@ BEGIN
       ORDER BY 1
     LOOP
       BEGIN
-        -- The session row is taken without waiting: if another transaction
-        -- holds it, this statement's events are queued (the cap is exceeded
-        -- a little) rather than a writer waiting for another.
-        PERFORM 1 FROM event.session x WHERE x.id = s.session_id FOR NO KEY UPDATE SKIP LOCKED;
-        CONTINUE WHEN NOT FOUND;
+        IF s.overflowed_at IS NULL THEN
+          -- First overflow: the session row is taken without waiting. If
+          -- another transaction holds it, this statement's events are queued
+          -- (the cap is exceeded a little) rather than a writer waiting.
+          PERFORM 1 FROM event.session x WHERE x.id = s.session_id FOR NO KEY UPDATE SKIP LOCKED;
+          CONTINUE WHEN NOT FOUND;
+        END IF;
         -- Only events captured by this transaction are refused: events moved
         -- back into the queue by their consumer were accepted long ago.
         WITH gone AS (
@@ -106,7 +108,14 @@ BEGIN
         CONTINUE WHEN dropped = 0;
         refused := refused || s.session_id;
         IF s.overflowed_at IS NOT NULL THEN
-          UPDATE event.session x SET events_dropped = x.events_dropped + dropped WHERE x.id = s.session_id;
+          -- The count is best effort (a lower bound): never wait for it.
+          BEGIN
+            UPDATE event.session x SET events_dropped = x.events_dropped + dropped
+             WHERE x.id = (SELECT y.id FROM event.session y WHERE y.id = s.session_id
+                           FOR NO KEY UPDATE SKIP LOCKED);
+          EXCEPTION WHEN serialization_failure THEN
+            NULL;
+          END;
         ELSE
           marker := nextval('event.queue_id_seq');
           UPDATE event.session x

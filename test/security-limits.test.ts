@@ -157,3 +157,26 @@ test('a writer never waits for, nor fails because of, the overflow bookkeeping',
     await db.pool.query('DELETE FROM public.t');
   }
 });
+
+test('an overflowed session refuses events even while its row is busy, without making writers wait', async () => {
+  const session = await newSession();
+  await r.owner.pool.query("SELECT event.subscribe_table($1, meta.relation_id('public', 't'))", [session]);
+  await r.writer.pool.query("INSERT INTO public.t SELECT g, 'x' FROM generate_series(1, 6) g");
+  assert.ok((await info(session)).overflowed_at instanceof Date);
+  const holder = await r.owner.pool.connect();
+  const writer = await r.writer.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT event.session_attach($1)', [session]);
+    await writer.query("SET statement_timeout = '5s'");
+    await writer.query("UPDATE public.t SET v = 'busy'");
+    await holder.query('COMMIT');
+    assert.deepEqual((await queued(session)).map((e) => e.operation), ['overflow']);
+    assert.ok(Number((await info(session)).events_dropped) >= 6, 'counted at least the first refusal');
+  } finally {
+    holder.release();
+    writer.release();
+    await r.owner.pool.query('SELECT event.session_delete($1)', [session]);
+    await db.pool.query('DELETE FROM public.t');
+  }
+});
