@@ -12,20 +12,30 @@
 --   while the session said so. See docs/security.md.
 
 -- Does the session hold more than cap pending events? Cheap in the common
--- case: the id span of its queue (two index probes) bounds the count; only
--- a span wider than the cap needs a count, and that count stops at cap + 1.
+-- case. More than cap events means an event at least cap ids older than the
+-- newest; looking for one backwards from there avoids walking the entries
+-- of acknowledged (deleted, not yet vacuumed) events at the old end of the
+-- session's index range. Only when such an event exists are events counted,
+-- and the count stops at cap + 1. plpgsql, so the plans are cached.
 CREATE FUNCTION event._pending_exceeds(session_id uuid, cap bigint) RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE
-    WHEN (SELECT max(q.id) FROM event.queue q WHERE q.session_id = _pending_exceeds.session_id)
-       - (SELECT min(q.id) FROM event.queue q WHERE q.session_id = _pending_exceeds.session_id) < cap
-      THEN false
-    ELSE (SELECT count(*) FROM (SELECT 1 FROM event.queue q
+DECLARE
+  newest bigint;
+BEGIN
+  SELECT q.id INTO newest FROM event.queue q
+  WHERE q.session_id = _pending_exceeds.session_id ORDER BY q.id DESC LIMIT 1;
+  IF newest IS NULL OR NOT EXISTS (
+       SELECT 1 FROM (SELECT q.id FROM event.queue q
+                      WHERE q.session_id = _pending_exceeds.session_id AND q.id <= newest - cap
+                      ORDER BY q.id DESC LIMIT 1) old) THEN
+    RETURN false;
+  END IF;
+  RETURN (SELECT count(*) FROM (SELECT 1 FROM event.queue q
                                 WHERE q.session_id = _pending_exceeds.session_id
-                                LIMIT cap + 1) c) > cap
-  END
+                                LIMIT cap + 1) c) > cap;
+END
 $$;
 
 -- New subscriptions: the per-session cap, and the type check of 022.
@@ -70,7 +80,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cap bigint := event._setting('max_pending_per_session');
+  cap bigint := (SELECT x.value FROM event.settings x WHERE x.name = 'max_pending_per_session');
   tx bigint := pg_current_xact_id()::text::bigint;
   refused uuid[] := '{}';
   s record;
