@@ -72,14 +72,20 @@ CREATE TRIGGER subscription_checked AFTER INSERT ON event.subscription
   FOR EACH STATEMENT EXECUTE FUNCTION event._check_new_subscriptions();
 
 -- DDL that would make a subscribed table unsafe (a cast created, a column
--- added or retyped, an attribute added to a composite type) is refused.
+-- added or retyped, an attribute added to a composite type) is refused. An
+-- ALTER TABLE checks only the altered table, so that one table gone unsafe
+-- by other means (a cast function's owner losing superuser) does not block
+-- every ALTER TABLE of the database.
 CREATE FUNCTION event._on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM event._require_trusted_json(r.relation_oid)
-  FROM (SELECT DISTINCT s.relation_oid FROM event.subscription s) r
+  FROM (SELECT DISTINCT s.relation_oid FROM event.subscription s
+        WHERE EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() d
+                      WHERE d.command_tag <> 'ALTER TABLE'
+                         OR (d.classid = 'pg_class'::regclass AND d.objid = s.relation_oid))) r
   JOIN pg_class c ON c.oid = r.relation_oid;
 END
 $$;

@@ -233,5 +233,8 @@ test('a cast to JSON owned by an untrusted role can never run inside capture', a
     CREATE TABLE attacker.levels (id int PRIMARY KEY, l public.level);
     ALTER TABLE attacker.levels OWNER TO ${r.attacker.sql};`);
   await a.query("SELECT event.subscribe_table($1, meta.relation_id('attacker', 'levels'))", [session]);
+  assert.equal(await sqlstateOf(db.pool.query(`ALTER FUNCTION public.level_json(public.level) OWNER TO ${r.attacker.sql}`)), '42501',
+    'handing the cast function to an untrusted role is refused');
+  await a.query('ALTER TABLE attacker.calm ADD COLUMN note text'); // harmless DDL goes through
   await a.query('SELECT event.session_delete($1)', [session]);
 });
