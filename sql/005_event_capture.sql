@@ -111,7 +111,7 @@ BEGIN
     FROM (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-          FROM (SELECT to_jsonb(n) AS j FROM aqevent_new_rows n OFFSET 0) r) r
+          FROM (SELECT to_jsonb(n.*) AS j FROM aqevent_new_rows n OFFSET 0) r) r
     CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
     OFFSET 0
   ) e;
@@ -137,7 +137,7 @@ BEGIN
     SELECT r.j,
            CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                 WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-    FROM (SELECT to_jsonb(o) AS j FROM aqevent_old_rows o OFFSET 0) r
+    FROM (SELECT to_jsonb(o.*) AS j FROM aqevent_old_rows o OFFSET 0) r
   )
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
@@ -187,12 +187,12 @@ BEGIN
     FROM (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-          FROM (SELECT to_jsonb(o) AS j FROM aqevent_old_rows o OFFSET 0) r) o
+          FROM (SELECT to_jsonb(o.*) AS j FROM aqevent_old_rows o OFFSET 0) r) o
     FULL JOIN
          (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-          FROM (SELECT to_jsonb(n) AS j FROM aqevent_new_rows n OFFSET 0) r) n
+          FROM (SELECT to_jsonb(n.*) AS j FROM aqevent_new_rows n OFFSET 0) r) n
       ON n.key = o.key
   ),
   changed AS MATERIALIZED (
