@@ -39,8 +39,36 @@ CREATE TABLE event.dead_letter (
   attempts        integer     NOT NULL,
   last_error      text,
   died_at         timestamptz NOT NULL DEFAULT now(),
+  requeued_at     timestamptz,
   PRIMARY KEY (session_id, id)
 );
+
+-- Only capture inserts into event.queue (023_security_grants), so requeue,
+-- which runs with the caller's rights, does not: it marks its dead letters
+-- (row-level security decides which it may mark) and this trigger, as the
+-- table owner, moves the marked ones back. Transition tables cannot be
+-- combined with UPDATE OF, hence the filter on requeued_at.
+CREATE FUNCTION event._requeue_marked() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  WITH moved AS (
+    DELETE FROM event.dead_letter d
+    USING aqevent_marked m
+    WHERE m.requeued_at IS NOT NULL AND d.session_id = m.session_id AND d.id = m.id
+    RETURNING d.*
+  )
+  INSERT INTO event.queue (id, session_id, subscription_id, event, created_at, last_error)
+  SELECT m.id, m.session_id, m.subscription_id, m.event, m.created_at, m.last_error
+  FROM moved m ORDER BY m.session_id, m.id;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER dead_letter_requeue AFTER UPDATE ON event.dead_letter
+  REFERENCING NEW TABLE AS aqevent_marked
+  FOR EACH STATEMENT EXECUTE FUNCTION event._requeue_marked();
 
 CREATE FUNCTION event._require_ids(ids bigint[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -205,14 +233,8 @@ BEGIN
         USING ERRCODE = 'undefined_object';
     END IF;
   END IF;
-  WITH moved_rows AS (
-    DELETE FROM event.dead_letter d
-    WHERE d.session_id = requeue.session_id AND (ids IS NULL OR d.id = ANY (ids))
-    RETURNING d.*
-  )
-  INSERT INTO event.queue (id, session_id, subscription_id, event, created_at, last_error)
-  SELECT m.id, m.session_id, m.subscription_id, m.event, m.created_at, m.last_error
-  FROM moved_rows m ORDER BY m.id;
+  UPDATE event.dead_letter d SET requeued_at = now()
+  WHERE d.session_id = requeue.session_id AND (ids IS NULL OR d.id = ANY (ids));
   GET DIAGNOSTICS moved = ROW_COUNT;
   RETURN moved;
 END

@@ -73,6 +73,7 @@ BEGIN
   GRANT INSERT (owner_role) ON event.session TO aqevent_user;
   GRANT UPDATE (last_attached_at, detached_at, notify_payload,
                 overflowed_at, overflow_event_id, events_dropped) ON event.session TO aqevent_user;
+  GRANT UPDATE (max_attempts, delivery_order) ON event.session TO aqevent_user; -- 010_delivery
 
   -- Every table with a session_id column: rows go with their session.
   FOR t IN

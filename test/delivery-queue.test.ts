@@ -4,7 +4,8 @@ import { Aqevent } from '../src/client.js';
 import { AqeventError } from '../src/errors.js';
 import type { Session } from '../src/session.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { eventually, subscribedTable } from './support/delivery.js';
+import { subscribedTable } from './support/delivery.js';
+import { eventually } from './support/roles.js';
 
 let db: TestDatabase;
 const clients: Aqevent[] = [];
@@ -31,10 +32,10 @@ test('a lease hides events until it ends; then they come back with the attempt c
   const first = await session.fetch({ max: 10, lease: '300ms' });
   assert.deepEqual(first.map((e) => [e.operation, e.payload?.id, e.attempts]), [['row_insert', 1, 1], ['row_insert', 2, 1]]);
   assert.deepEqual(await session.fetch(), [], 'leased events are invisible');
-  const again = await eventually('lease end', async () => {
+  const again = await eventually(async () => {
     const events = await session.fetch({ lease: '30s' });
     return events.length ? events : undefined;
-  });
+  }, 'lease end');
   assert.deepEqual(again.map((e) => [e.id, e.attempts]), first.map((e) => [e.id, 2]));
 });
 
@@ -61,7 +62,7 @@ test('nack returns events now, or after a delay', async () => {
   const nackedAt = Date.now();
   await session.nack(now!, { delay: '400ms', error: 'downstream unavailable' });
   assert.deepEqual(await session.fetch(), [], 'backing off');
-  const later = await eventually('back-off end', async () => (await session.fetch())[0]);
+  const later = await eventually(async () => (await session.fetch())[0], 'back-off end');
   assert.ok(Date.now() - nackedAt >= 350, 'not before the delay');
   assert.equal(later.attempts, 3);
 });
@@ -105,10 +106,10 @@ test('strict order: one batch in flight, a retried event is never overtaken', as
   const [first] = await session.fetch({ max: 1 });
   await session.nack(first!, { delay: '200ms' });
   assert.deepEqual(await session.fetch(), [], 'nothing behind a backing-off event');
-  const retried = await eventually('retry', async () => {
+  const retried = await eventually(async () => {
     const events = await session.fetch({ max: 10 });
     return events.length ? events : undefined;
-  });
+  }, 'retry');
   assert.deepEqual(retried.map((e) => e.operation === 'field_update' && e.payload.v), [1, 2]);
 });
 

@@ -7,7 +7,8 @@ import type { StreamOptions } from '../src/consumer/event-stream.js';
 import type { DeliveredEvent } from '../src/events/schema.js';
 import type { Session } from '../src/session.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { eventually, subscribedTable, terminate, urlWithApplicationName } from './support/delivery.js';
+import { subscribedTable, terminate, urlWithApplicationName } from './support/delivery.js';
+import { eventually } from './support/roles.js';
 
 let db: TestDatabase;
 const clients: Aqevent[] = [];
@@ -99,11 +100,11 @@ test('the iterator survives pg_terminate_backend of its connections and loses no
       }
     }
   })();
-  const received = (count: number) => eventually(`${count} events`, async () => (new Set(seen).size >= count ? true : undefined), 20_000);
-  const listening = () => eventually('a listening connection', async () => {
+  const received = (count: number) => eventually(async () => (new Set(seen).size >= count ? true : undefined), `${count} events`, 20_000);
+  const listening = () => eventually(async () => {
     const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [applicationName]);
     return rows.length > 0 ? true : undefined;
-  });
+  }, 'a listening connection');
   try {
     await insert(20);
     await received(20);
@@ -119,10 +120,10 @@ test('the iterator survives pg_terminate_backend of its connections and loses no
   }
   assert.deepEqual([...new Set(seen)].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1), 'every event arrived');
   assert.ok(errors.length >= 1, 'the lost connection was reported through onError');
-  await eventually('queue drained', async () => {
+  await eventually(async () => {
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [session.id]);
     return rows[0].n === 0 ? true : undefined;
-  });
+  }, 'queue drained');
 });
 
 test('concurrent writers while a consumer follows live: each committed event exactly once, in row order, none rolled back', async () => {

@@ -12,17 +12,6 @@ export async function subscribedTable(db: TestDatabase, name: string, settings?:
   return { aq, session };
 }
 
-/** Polls fn until it returns a value that is not undefined, or fails after ms. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** A pool whose connections carry application_name, so tests can terminate exactly them. */
 export function urlWithApplicationName(url: string, applicationName: string): string {
   const parsed = new URL(url);
