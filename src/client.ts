@@ -19,7 +19,7 @@ const optionsSchema = z.object({
   pool: z.custom<pg.Pool>((value) => typeof value === 'object' && value !== null && typeof (value as pg.Pool).connect === 'function', 'expected a pg.Pool').optional(),
   embedded: z.object({ dataDir: z.string().optional(), port: z.number().int().min(1).max(65535).optional() }).strict().optional(),
   env: z.record(z.string(), z.string().optional()).optional(),
-  poolSize: z.number().int().min(1).max(1000).optional(),
+  poolSize: z.number().int().min(2, 'poolSize must be at least 2 (a live stream keeps one connection for LISTEN)').max(1000).optional(),
   migrate: z.boolean().optional(),
 }).strict();
 

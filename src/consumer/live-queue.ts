@@ -20,6 +20,7 @@ export function isTransient(error: AqeventError): boolean {
 }
 
 const FIRST_RETRY_MS = 50;
+const SETTLE_ATTEMPTS = 6;
 
 /**
  * The queue of one session as a source of batches: backlog first, then live.
@@ -65,13 +66,17 @@ export class LiveQueue {
     });
   }
 
-  /** Acknowledge and return events, retrying through connection loss. */
+  /**
+   * Acknowledge and return events, retrying through a short connection loss.
+   * After SETTLE_ATTEMPTS failures it gives up (reported through onError):
+   * the events then come back when their lease ends, as after a crash.
+   */
   async settle(ackIds: string[], returnIds: string[]): Promise<void> {
     await this.retrying(async () => {
       await ackEvents(this.pool, this.sessionId, ackIds);
       ackIds = [];
       await nackEvents(this.pool, this.sessionId, returnIds, 0);
-    }, true);
+    }, SETTLE_ATTEMPTS);
   }
 
   close(): void {
@@ -80,9 +85,10 @@ export class LiveQueue {
     this.wake?.();
   }
 
-  private async retrying<T>(step: () => Promise<T>, evenWhenStopped = false): Promise<T | undefined> {
+  /** Runs step until it succeeds; transient failures wait and retry. maxAttempts: give up after that many (settle). */
+  private async retrying<T>(step: () => Promise<T>, maxAttempts?: number): Promise<T | undefined> {
     let delay = FIRST_RETRY_MS;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await step();
       } catch (caught) {
@@ -90,8 +96,8 @@ export class LiveQueue {
         if (!isTransient(error)) throw error;
         this.settings.onError?.(error);
         this.dropListener();
-        if (this.stopped && !evenWhenStopped) return undefined;
-        await this.sleep(delay, evenWhenStopped);
+        if (maxAttempts === undefined ? this.stopped : attempt >= maxAttempts) return undefined;
+        await this.sleep(delay, maxAttempts !== undefined);
         delay = Math.min(delay * 2, this.settings.maxReconnectDelayMs);
       }
     }
