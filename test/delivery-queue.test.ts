@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Aqevent } from '../src/client.js';
 import { AqeventError } from '../src/errors.js';
+import type { DeliveredEvent } from '../src/events/schema.js';
 import type { Session } from '../src/session.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { subscribedTable } from './support/delivery.js';
@@ -192,4 +193,27 @@ test('subscribing at the four grains from TypeScript', async () => {
   assert.deepEqual(summary.sort(), [
     'column:field_update:"1"', 'column:field_update:"2"', 'field:field_update:["7","1"]', 'row:field_update:"1"',
   ]);
+});
+
+test('payload numbers beyond JS precision arrive exactly, as strings', async () => {
+  const session = await setup('numbers');
+  await db.pool.query('ALTER TABLE public.numbers ADD COLUMN big bigint, ADD COLUMN exact numeric, ADD COLUMN small numeric');
+  await db.pool.query("INSERT INTO public.numbers VALUES (1, 0, 9223372036854775807, 12345678901234567890.123456789, 2.5)");
+  const [event] = await session.fetch();
+  assert.deepEqual(event?.payload, { id: 1, v: 0, big: '9223372036854775807', exact: '12345678901234567890.123456789', small: 2.5 });
+});
+
+test("events({ ack: 'manual' }): nothing is acknowledged for you", async () => {
+  const session = await setup('manual');
+  await db.pool.query('INSERT INTO public.manual (id) SELECT generate_series(1, 3)');
+  const seen: DeliveredEvent[] = [];
+  for await (const event of session.events({ ack: 'manual', lease: '1h', pollInterval: '1h' })) {
+    seen.push(event);
+    if (event.payload?.id === 2) await session.ack(event);
+    if (seen.length === 3) break;
+  }
+  const { rows } = await db.pool.query<{ id: number; leased: boolean }>(
+    "SELECT (event -> 'payload' ->> 'id')::int AS id, visible_at > now() AS leased FROM event.queue WHERE session_id = $1 ORDER BY id",
+    [session.id]);
+  assert.deepEqual(rows, [{ id: 1, leased: true }, { id: 3, leased: true }], 'unacknowledged events stay leased');
 });

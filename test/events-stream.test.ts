@@ -182,3 +182,26 @@ test('concurrent writers while a consumer follows live: each committed event exa
     });
   }
 });
+
+test('batches: nack and ack a whole batch; unsettled batches are acked on advance and returned on exit', async () => {
+  const { aq, session } = await subscribedTable(db, 'batched');
+  clients.push(aq);
+  await db.pool.query('INSERT INTO public.batched (id) SELECT generate_series(1, 35)');
+  const seen: Array<{ ids: unknown[]; attempts: number[] }> = [];
+  let round = 0;
+  for await (const batch of session.batches({ batchSize: 10, pollInterval: '1h' })) {
+    seen.push({ ids: batch.events.map((e) => e.payload?.id), attempts: batch.events.map((e) => e.attempts) });
+    round++;
+    if (round === 1) await batch.nack();
+    else if (round === 2) await batch.ack();
+    else if (round === 4) break; // 21..30 left unsettled: returned
+  }
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  assert.deepEqual(seen.map((b) => b.ids), [range(1, 10), range(1, 10), range(11, 20), range(21, 30)]);
+  assert.deepEqual(seen[1]!.attempts, Array(10).fill(2), 'the nacked batch came back');
+  const { rows } = await db.pool.query<{ id: number }>(
+    "SELECT (event -> 'payload' ->> 'id')::int AS id FROM event.queue WHERE session_id = $1 AND (visible_at IS NULL OR visible_at <= now()) ORDER BY id",
+    [session.id]);
+  assert.deepEqual(rows.map((r) => r.id), range(21, 35),
+    'batch 3 was acked on advance; the batch the loop left is deliverable again, before the never fetched 31..35');
+});
