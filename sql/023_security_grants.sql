@@ -74,6 +74,9 @@ BEGIN
   GRANT UPDATE (last_attached_at, detached_at, notify_payload,
                 overflowed_at, overflow_event_id, events_dropped) ON event.session TO aqevent_user;
   GRANT UPDATE (max_attempts, delivery_order) ON event.session TO aqevent_user; -- 010_delivery
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'event.session'::regclass AND attname = 'ttl' AND NOT attisdropped) THEN
+    GRANT UPDATE (ttl) ON event.session TO aqevent_user; -- 030_session_ttl
+  END IF;
 
   -- Every table with a session_id column: rows go with their session.
   FOR t IN

@@ -8,6 +8,7 @@ import {
 import { fromPgError } from './errors.js';
 import type { DeliveredEvent } from './events/schema.js';
 import { parseColumn, parseKey, parseTable, type RowKey, type TableTarget } from './targets.js';
+import { toInterval } from './duration.js';
 import { durationOption, validate } from './validate.js';
 
 const fetchOptionsSchema = z.object({
@@ -27,6 +28,8 @@ export const sessionSettingsSchema = z.object({
   maxAttempts: z.number().int().min(1).optional(),
   /** 'strict' (default): one batch in flight, id order. 'parallel': concurrent consumers. */
   deliveryOrder: z.enum(['strict', 'parallel']).optional(),
+  /** Delete the session when it has not been attached for this long ("7d", "PT12H", ms); null: never. */
+  ttl: durationOption('ttl').refine((ms) => ms > 0, 'ttl must be longer than 0').nullable().optional(),
 }).strict();
 export type SessionSettings = z.input<typeof sessionSettingsSchema>;
 
@@ -113,9 +116,10 @@ export class Session {
   }
 
   async configure(settings: SessionSettings): Promise<void> {
-    const { maxAttempts, deliveryOrder } = validate(sessionSettingsSchema, settings, 'session settings');
+    const { maxAttempts, deliveryOrder, ttl } = validate(sessionSettingsSchema, settings, 'session settings');
     if (maxAttempts !== undefined) await this.call('set max attempts', 'SELECT event.set_max_attempts($1, $2)', [maxAttempts]);
     if (deliveryOrder !== undefined) await this.call('set delivery order', 'SELECT event.set_delivery_order($1, $2)', [deliveryOrder]);
+    if (ttl !== undefined) await this.call('set ttl', 'SELECT event.session_set_ttl($1, $2::interval)', [ttl === null ? null : toInterval(ttl)]);
   }
 
   async settings(): Promise<{ maxAttempts: number; deliveryOrder: DeliveryOrder }> {
