@@ -14,3 +14,9 @@ export {
   type AqEvent, type ColumnId, type DeliveredEvent, type EventOperation, type FieldId, type FieldUpdateEvent, type RelationId,
   type RowDeleteEvent, type RowId, type RowInsertEvent, type TruncateEvent, eventSchema,
 } from './events/schema.js';
+export { bridgeToPgBoss, type BridgeOptions, type BridgeResult } from './bridge/pg-boss-bridge.js';
+export { eventJobId } from './bridge/job-id.js';
+export {
+  maintain, type MaintainOptions, type MaintenanceSummary, purge, type PurgeOptions, type PurgeResult, queueSize, type QueueSize,
+} from './maintenance/operations.js';
+export { type MaintenanceSchedule, scheduleMaintenance, type ScheduleMaintenanceOptions } from './maintenance/scheduler.js';

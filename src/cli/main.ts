@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { AqeventError } from '../errors.js';
+import { registerBridge } from './commands/bridge.js';
 import { registerDemo } from './commands/demo.js';
+import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPurge } from './commands/purge.js';
 
 const ENVIRONMENT_HELP = `
 Environment:
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerMigrate(program);
   registerDemo(program);
+  registerBridge(program);
+  registerMaintain(program);
+  registerPurge(program);
   for (const command of [program, ...program.commands]) {
     command.addHelpText('after', ENVIRONMENT_HELP);
     command.exitOverride();
