@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isTransient } from '../consumer/live-queue.js';
 import { AqeventError, fromPgError } from '../errors.js';
 import { parseLosslessJson } from '../events/lossless-json.js';
+import { ensureQueue } from '../pgboss/ensure-queue.js';
 import { durationOption, uuidSchema, validate } from '../validate.js';
 import { eventJobId } from './job-id.js';
 
@@ -69,7 +70,7 @@ const MAX_RETRY_MS = 5_000;
  */
 export async function bridgeToPgBoss(options: BridgeOptions): Promise<BridgeResult> {
   const settings = validate(bridgeOptionsSchema, options, 'bridge options');
-  await settings.boss.createQueue(settings.queue);
+  await ensureQueue(settings.boss, settings.queue);
   const bridge = new Bridge(settings);
   try {
     return await bridge.run();

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 import { z } from 'zod';
 import { type AqeventError, fromPgError } from '../errors.js';
+import { ensureQueue } from '../pgboss/ensure-queue.js';
 import { durationOption, validate } from '../validate.js';
 import { maintain, type MaintenanceSummary } from './operations.js';
 
@@ -41,7 +42,7 @@ export interface MaintenanceSchedule {
 export async function scheduleMaintenance(options: ScheduleMaintenanceOptions): Promise<MaintenanceSchedule> {
   const settings = validate(scheduleOptionsSchema, options, 'maintenance schedule options');
   const { boss, queue } = settings;
-  await boss.createQueue(queue, { name: queue, policy: 'singleton', retryLimit: 2, retryDelay: 10 });
+  await ensureQueue(boss, queue, { policy: 'singleton', retryLimit: 2, retryDelay: 10 });
   await boss.schedule(queue, settings.cron, {}, { tz: 'UTC' });
   const workerId = await boss.work(queue, { pollingIntervalSeconds: settings.pollingIntervalSeconds }, async () => {
     try {
