@@ -60,6 +60,28 @@ AS $$
   FROM pg_stat_all_tables s WHERE s.relid = 'event.queue'::regclass
 $$;
 
+-- May the current role VACUUM event.queue? (Otherwise VACUUM only warns.)
+-- Its owner, a superuser or the database owner may; on PostgreSQL 17+ also
+-- a role with the MAINTAIN privilege, which aqevent_admin gets below.
+CREATE FUNCTION event.may_vacuum_queue() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  allowed boolean;
+BEGIN
+  SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'MEMBER')
+         OR pg_has_role(current_user, d.datdba, 'MEMBER')
+    INTO allowed
+    FROM pg_roles r, pg_class c, pg_database d
+   WHERE r.rolname = current_user AND c.oid = 'event.queue'::regclass AND d.datname = current_database();
+  IF NOT allowed AND current_setting('server_version_num')::int >= 170000 THEN
+    EXECUTE 'SELECT has_table_privilege(''event.queue'', ''MAINTAIN'')' INTO allowed;
+  END IF;
+  RETURN allowed;
+END
+$$;
+
 -- Sessions with a ttl whose last attach (or detach) is longer ago than the
 -- ttl are deleted with their events, subscriptions and dead letters; a
 -- table that loses its last subscription loses its capture triggers (the
@@ -232,3 +254,14 @@ GRANT EXECUTE ON FUNCTION event.expire_sessions(timestamptz),
                           event.reclaim_leases(timestamptz),
                           event.maintain(interval, timestamptz)
   TO aqevent_admin;
+
+-- PostgreSQL 17+: aqevent_admin may VACUUM the queue (aqevent maintain
+-- --vacuum). _apply_access_control() revokes table rights only from PUBLIC
+-- and aqevent_user, so this stays.
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int >= 170000 THEN
+    EXECUTE 'GRANT MAINTAIN ON event.queue, event.dead_letter TO aqevent_admin';
+  END IF;
+END
+$$;

@@ -41,7 +41,7 @@ function startBridge(sessionId: string): ChildProcess {
     { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-test('SIGKILL at random moments loses and duplicates nothing', async () => {
+test('SIGKILL at random moments loses and duplicates nothing', async (t) => {
   await db.pool.query('CREATE TABLE public.work (id int PRIMARY KEY)');
   const sessionId = (await db.pool.query('SELECT event.session_create() AS id')).rows[0].id;
   await db.pool.query("SELECT event.subscribe_table($1, meta.relation_id('public', 'work'))", [sessionId]);
@@ -64,6 +64,7 @@ test('SIGKILL at random moments loses and duplicates nothing', async () => {
     await exited;
     kills++;
     moved = await assertEachOnce(sessionId, ids, `after kill ${kills}`);
+    t.diagnostic(`kill ${kills}: ${moved} of ${EVENTS} events moved`);
   }
   assert.ok(moved < EVENTS, 'the kills happened while events were left to move');
 

@@ -61,7 +61,17 @@ test('aqevent maintain --once and aqevent purge', async () => {
   const once = await runCli(['--database-url', roles.admin.url, '--json', 'maintain', '--once', '--dead-letter-age', '30d']);
   assert.equal(once.code, 0, once.stderr);
   assert.equal(JSON.parse(once.stdout).sessionsExpired, 1);
+  assert.equal(JSON.parse(once.stdout).vacuumed, false);
   assert.equal(await sessionCount(expired), 0);
+  // --vacuum: the owner may; aqevent_admin only where MAINTAIN exists (17+).
+  const pg17 = Number((await db.pool.query('SHOW server_version_num')).rows[0].server_version_num) >= 170000;
+  for (const [url, may] of [[db.url, true], [roles.admin.url, pg17]] as const) {
+    const vacuumed = await runCli(['--database-url', url, '--json', 'maintain', '--once', '--vacuum']);
+    assert.equal(vacuumed.code, 0, vacuumed.stderr);
+    assert.equal(JSON.parse(vacuumed.stdout).vacuumed, may);
+  }
+  const lastVacuum = (await db.pool.query("SELECT last_vacuum FROM pg_stat_all_tables WHERE relid = 'event.queue'::regclass")).rows[0];
+  assert.ok(lastVacuum.last_vacuum, 'VACUUM ran');
 
   const purged = await runCli(['--database-url', roles.admin.url, '--json', 'purge', '--older-than', '7d']);
   assert.equal(purged.code, 0, purged.stderr);

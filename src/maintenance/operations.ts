@@ -19,6 +19,8 @@ export interface MaintenanceSummary {
   deadLettered: number;
   orphanEvents: number;
   orphanSubscriptions: number;
+  /** VACUUM (ANALYZE) event.queue ran after the pass (option `vacuum`, and the role may). */
+  vacuumed: boolean;
 }
 
 const maintainOptionsSchema = z.object({
@@ -26,6 +28,12 @@ const maintainOptionsSchema = z.object({
   deadLetterAge: durationOption('deadLetterAge').optional(),
   /** The clock (tests, "what would expire at T"); default the database's now(). */
   now: z.date().optional(),
+  /**
+   * Then VACUUM (ANALYZE) event.queue, when the role may (owner, superuser,
+   * database owner; aqevent_admin on PostgreSQL 17+). A safety net for
+   * servers where autovacuum is off or cannot keep up. Default false.
+   */
+  vacuum: z.boolean().default(false),
 }).strict();
 export type MaintainOptions = z.input<typeof maintainOptionsSchema>;
 
@@ -41,7 +49,7 @@ const summaryRow = z.object({
 
 /** One maintenance pass: expire sessions, purge old dead letters, reclaim leases and orphans. */
 export async function maintain(pool: pg.Pool, options: MaintainOptions = {}): Promise<MaintenanceSummary> {
-  const { deadLetterAge, now } = validate(maintainOptionsSchema, options, 'maintenance options');
+  const { deadLetterAge, now, vacuum } = validate(maintainOptionsSchema, options, 'maintenance options');
   let raw: unknown;
   try {
     raw = (await pool.query('SELECT event.maintain($1::interval, coalesce($2::timestamptz, now())) AS s',
@@ -50,6 +58,7 @@ export async function maintain(pool: pg.Pool, options: MaintainOptions = {}): Pr
     throw fromPgError(error, 'maintain');
   }
   const s = validate(summaryRow, raw, 'maintenance summary');
+  const vacuumed = vacuum && !s.skipped && await vacuumQueue(pool);
   return {
     skipped: s.skipped,
     sessionsExpired: s.sessions_expired,
@@ -58,7 +67,19 @@ export async function maintain(pool: pg.Pool, options: MaintainOptions = {}): Pr
     deadLettered: s.dead_lettered,
     orphanEvents: s.orphan_events,
     orphanSubscriptions: s.orphan_subscriptions,
+    vacuumed,
   };
+}
+
+/** VACUUM cannot run in a function or transaction: a statement of its own, when allowed. */
+async function vacuumQueue(pool: pg.Pool): Promise<boolean> {
+  try {
+    if (!(await pool.query<{ ok: boolean }>('SELECT event.may_vacuum_queue() AS ok')).rows[0]!.ok) return false;
+    await pool.query('VACUUM (ANALYZE) event.queue');
+    return true;
+  } catch (error) {
+    throw fromPgError(error, 'vacuum event.queue');
+  }
 }
 
 const purgeOptionsSchema = z.object({

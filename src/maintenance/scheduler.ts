@@ -17,6 +17,8 @@ const scheduleOptionsSchema = z.object({
   queue: z.string().min(1).default('aqevent-maintenance'),
   /** Purge dead letters older than this; default the dead_letter_retention_seconds setting. */
   deadLetterAge: durationOption('deadLetterAge').optional(),
+  /** VACUUM (ANALYZE) event.queue after each pass (see maintain). Default false. */
+  vacuum: z.boolean().default(false),
   /** How often this process's worker looks for the job (seconds, pg-boss's polling). Default 2. */
   pollingIntervalSeconds: z.number().min(0.5).default(2),
   /** Told after each pass this process ran. */
@@ -46,7 +48,9 @@ export async function scheduleMaintenance(options: ScheduleMaintenanceOptions): 
   await boss.schedule(queue, settings.cron, {}, { tz: 'UTC' });
   const workerId = await boss.work(queue, { pollingIntervalSeconds: settings.pollingIntervalSeconds }, async () => {
     try {
-      const summary = await maintain(settings.pool, settings.deadLetterAge === undefined ? {} : { deadLetterAge: settings.deadLetterAge });
+      const summary = await maintain(settings.pool, {
+        vacuum: settings.vacuum, ...(settings.deadLetterAge === undefined ? {} : { deadLetterAge: settings.deadLetterAge }),
+      });
       settings.onPass?.(summary);
       return summary;
     } catch (error) {

@@ -11,6 +11,7 @@ const optionsSchema = z.object({
   cron: z.string().min(1),
   deadLetterAge: z.string().optional(),
   schema: z.string().min(1),
+  vacuum: z.boolean().optional(),
 });
 
 function print(summary: MaintenanceSummary, json: boolean): void {
@@ -18,7 +19,8 @@ function print(summary: MaintenanceSummary, json: boolean): void {
   else if (summary.skipped) console.log('skipped: another maintenance pass is running');
   else console.log(`expired ${summary.sessionsExpired} sessions, purged ${summary.deadLettersPurged} dead letters, `
     + `reclaimed ${summary.leasesReclaimed} leases (${summary.deadLettered} to dead letters), `
-    + `removed ${summary.orphanEvents} orphan events and ${summary.orphanSubscriptions} orphan subscriptions`);
+    + `removed ${summary.orphanEvents} orphan events and ${summary.orphanSubscriptions} orphan subscriptions`
+    + (summary.vacuumed ? '; vacuumed event.queue' : ''));
 }
 
 /** aqevent maintain: retention, expiry and lease reclaim, on pg-boss's cron or once. */
@@ -30,20 +32,24 @@ export function registerMaintain(program: Command): void {
     .option('--cron <expr>', 'schedule (cron, UTC)', '*/5 * * * *')
     .option('--dead-letter-age <duration>', 'purge dead letters older than this (default: the dead_letter_retention_seconds setting)')
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
+    .option('--vacuum', 'VACUUM (ANALYZE) event.queue after each pass (when autovacuum is off or lags)')
     .action(async (raw: unknown, command: Command) => {
       const options = validate(optionsSchema, raw, 'maintain options');
-      const deadLetter = options.deadLetterAge === undefined ? {} : { deadLetterAge: options.deadLetterAge };
+      const passOptions = {
+        ...(options.deadLetterAge === undefined ? {} : { deadLetterAge: options.deadLetterAge }),
+        vacuum: options.vacuum ?? false,
+      };
       const signal = options.once ? undefined : stopSignal();
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
       try {
         if (options.once) {
-          print(await maintain(context.pool, deadLetter), context.json);
+          print(await maintain(context.pool, passOptions), context.json);
           return;
         }
         const boss = await startBoss(context, options.schema);
         try {
           const schedule = await scheduleMaintenance({
-            pool: context.pool, boss, cron: options.cron, ...deadLetter,
+            pool: context.pool, boss, cron: options.cron, ...passOptions,
             onPass: (summary) => print(summary, context.json),
             onError: (error) => console.error(`aqevent: ${error.message}`),
           });
