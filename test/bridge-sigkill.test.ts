@@ -76,3 +76,22 @@ test('SIGKILL at random moments loses and duplicates nothing', async (t) => {
   const jobs = await db.pool.query('SELECT count(DISTINCT id) AS n FROM pgboss.job WHERE name = $1', [QUEUE]);
   assert.equal(Number(jobs.rows[0].n), EVENTS);
 });
+
+test('SIGTERM stops the bridge gracefully; it waits for live events until then', async () => {
+  const sessionId = (await db.pool.query('SELECT event.session_create() AS id')).rows[0].id;
+  await db.pool.query("SELECT event.subscribe_table($1, meta.relation_id('public', 'work'))", [sessionId]);
+  const child = spawn(process.execPath, [BIN, '--database-url', db.url, 'bridge', sessionId, '--queue', 'live-events'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await eventually(async () => (/bridging session/.test(stderr) ? true : undefined), 'the bridge to start', 20_000);
+  await db.pool.query('INSERT INTO public.work SELECT generate_series(100001, 100010)');
+  const jobs = async () => (await db.pool.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'live-events'")).rows[0].n;
+  await eventually(async () => ((await jobs()) === 10 ? true : undefined), 'the live events to be moved');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stdout, /moved 10 events/);
+});

@@ -43,14 +43,18 @@ test('the scheduled job runs maintenance once per cron slot, however many worker
     await eventually(async () => (passes.length > 0 ? true : undefined), 'a scheduled maintenance pass', 20_000);
     assert.equal(await sessionCount(expired), 0, 'the pass expired the session');
     assert.equal(passes[0]!.sessionsExpired, 1);
-    await eventually(async () => {
+    await Promise.all(schedules.map((s) => s.stop()));
+    // Every job (one per cron slot that passed: one, or two across a minute
+    // boundary) ran one pass, on one of the two workers.
+    const jobs = await eventually(async () => {
       const { rows } = await db.pool.query("SELECT state FROM pgboss.job WHERE name = 'aqevent-maintenance'");
-      return rows.length === 1 && rows[0].state === 'completed' ? true : undefined;
-    }, 'the job to complete');
-    assert.equal(passes.length, 1, 'one job for the slot, one pass');
+      return rows.every((r) => r.state !== 'active') ? rows : undefined;
+    }, 'the jobs to settle');
+    const completed = jobs.filter((r) => r.state === 'completed').length;
+    assert.ok(completed >= 1 && completed <= 2, `${completed} jobs completed`);
+    assert.equal(passes.length, completed, 'one pass per job');
     const schedule = (await db.pool.query("SELECT cron FROM pgboss.schedule WHERE name = 'aqevent-maintenance'")).rows;
     assert.deepEqual(schedule, [{ cron: '* * * * *' }]);
-    await Promise.all(schedules.map((s) => s.stop()));
   } finally {
     await boss.stop({ graceful: false, wait: true });
   }
