@@ -10,6 +10,8 @@ import type { DeliveredEvent } from './events/schema.js';
 import { parseColumn, parseKey, parseTable, type RowKey, type TableTarget } from './targets.js';
 import { toInterval } from './duration.js';
 import { durationOption, validate } from './validate.js';
+import { Worker, type WorkerHandler } from './worker/worker.js';
+import type { WorkerOptions } from './worker/options.js';
 
 const fetchOptionsSchema = z.object({
   max: z.number().int().min(1).max(10000).default(100),
@@ -38,7 +40,7 @@ export type SessionSettings = z.input<typeof sessionSettingsSchema>;
  * connection (events() takes one for LISTEN while it runs).
  */
 export class Session {
-  constructor(private readonly pool: pg.Pool, readonly id: string) {
+  constructor(/** The pool it uses (the client's). */ readonly pool: pg.Pool, readonly id: string) {
     assertUuid(id);
   }
 
@@ -146,5 +148,10 @@ export class Session {
   /** Like events(), a batch (one fetch) at a time, to ack or nack as a whole. */
   batches(options?: StreamOptions): AsyncGenerator<EventBatch, void, undefined> {
     return streamBatches(this.pool, this.id, (ids, nackOptions) => this.nack(ids, nackOptions), options);
+  }
+
+  /** A Worker running handler for this session's events (not started: call start()). See Worker. */
+  work(handler: WorkerHandler, options?: WorkerOptions): Worker {
+    return new Worker(this, handler, options);
   }
 }
