@@ -5,6 +5,7 @@ import { AqeventError } from '../src/errors.js';
 import { retryDelay, Worker, type WorkerOptions } from '../src/index.js';
 import { nominalDelay } from '../src/worker/backoff.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { untilQueueEmpty } from './support/worker.js';
 
 let db: TestDatabase;
 let aq: Aqevent;
@@ -74,4 +75,23 @@ test('retryDelay: exponential, capped, shortened by at most jitter', () => {
   assert.ok(samples.every((d) => d >= 100 && d <= 200), 'within [nominal·(1-jitter), nominal]');
   assert.ok(new Set(samples).size > 10, 'and actually random');
   assert.equal(retryDelay(2, { ...policy, jitter: 0 }), 200);
+});
+
+test('a worker whose session is deleted stops, and wait() rejects with the SQLSTATE', async () => {
+  const session = await aq.createSession();
+  const worker = session.work(async () => {}, { pollInterval: '25ms' });
+  const stopped: unknown[] = [];
+  worker.on('stopped', (error) => stopped.push(error));
+  worker.on('processed', () => {
+    throw new Error('a broken listener does not break the worker');
+  });
+  await db.pool.query('CREATE TABLE public.doomed (id int PRIMARY KEY)');
+  await session.subscribeTable('public.doomed');
+  await db.pool.query('INSERT INTO public.doomed VALUES (1), (2)');
+  await worker.start();
+  await untilQueueEmpty(db.pool, session.id); // both handled, though the listener threw
+  await session.delete();
+  await assert.rejects(worker.wait(), (error: unknown) => error instanceof AqeventError && error.sqlstate === '42704');
+  assert.equal(stopped.length, 1);
+  assert.ok(stopped[0] instanceof AqeventError);
 });

@@ -109,7 +109,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (poolMax !== undefined && poolMax < 2) {
       throw new AqeventError('invalid_argument', `a pool of ${poolMax} connection cannot run a worker: one connection stays in LISTEN, fetches and acks need another`);
     }
-    const report = (error: AqeventError) => this.emit('connectionError', error);
+    const report = (error: AqeventError) => this.tell('connectionError', error);
     this.slots = new Semaphore(this.settings.concurrency);
     this.settler = new Settler(this.session.pool, this.sessionId, this.settings.lease, this.settings.maxReconnectDelay, report);
     this.leases = new LeaseKeeper(this.session.pool, this.sessionId, this.settings.lease,
@@ -143,7 +143,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       pollMs: this.settings.pollInterval,
       maxReconnectDelayMs: this.settings.maxReconnectDelay,
       signal: this.fetchAbort.signal,
-      onError: (error) => this.emit('connectionError', error),
+      onError: (error) => this.tell('connectionError', error),
     });
     if (this.settings.handleSignals) {
       process.on('SIGINT', this.onSignal);
@@ -246,11 +246,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       if (!failure) {
         await this.settler.ack(event.id);
-        this.emit('processed', event, Date.now() - started);
+        this.tell('processed', event, Date.now() - started);
         return true;
       }
       const delayMs = lastAttempt ? 0 : retryDelay(event.attempts, this.settings.retry);
-      this.emit('failed', event, failure.error, { delayMs, deadLetter: lastAttempt });
+      this.tell('failed', event, failure.error, { delayMs, deadLetter: lastAttempt });
       await this.settler.nack(event.id, delayMs, errorText(failure.error));
       return false;
     } finally {
@@ -264,7 +264,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const id of waiting) this.held.set(id, 'settling');
     try {
       await this.settler.release(waiting);
-      this.emit('released', waiting);
+      this.tell('released', waiting);
     } finally {
       this.forget(waiting);
     }
@@ -275,7 +275,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (lost.length === 0) return;
     // Not started: someone else may have it by now, so it is not run here.
     this.forget(lost.filter((id) => this.held.get(id) === 'waiting'));
-    this.emit('leaseLost', lost);
+    this.tell('leaseLost', lost);
+  }
+
+  /** emit, but a listener that throws must not break the worker (the bookkeeping around it has to run). */
+  private tell<K extends keyof WorkerEvents>(name: K, ...args: WorkerEvents[K]): void {
+    try {
+      (this.emit as (name: K, ...args: WorkerEvents[K]) => boolean)(name, ...args);
+    } catch (error) {
+      process.emitWarning(`aqevent Worker: a '${String(name)}' listener threw: ${errorText(error)}`);
+    }
   }
 
   private forget(ids: string[]): void {
@@ -309,7 +318,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.leases.stop();
     this.queue?.close();
     this.state = 'stopped';
-    this.emit('stopped', this.fatal);
+    this.tell('stopped', this.fatal);
     this.finish(this.fatal);
   }
 
