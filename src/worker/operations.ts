@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { toInterval } from '../duration.js';
 import { fromPgError } from '../errors.js';
 
-/** The worker's own SQL (sql/040_worker.sql). */
+/** The worker's own SQL (sql/035_worker.sql). */
 
 export async function extendLease(pool: pg.Pool, sessionId: string, ids: string[], leaseMs: number): Promise<Set<string>> {
   if (ids.length === 0) return new Set();

@@ -1,4 +1,4 @@
--- 040_worker: lease renewal and release for long-running consumers (the
+-- 035_worker: lease renewal and release for long-running consumers (the
 -- TypeScript Worker). Both run with the caller's rights: row-level security
 -- on event.queue limits them to the caller's sessions.
 --
