@@ -84,6 +84,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
     console.error(`aqevent: ${message}${sqlstateOf(error)}`);
-    process.exitCode = error instanceof UsageError || (error instanceof AqeventError && error.code === 'invalid_argument') ? USAGE_EXIT : 1;
+    process.exitCode = error instanceof UsageError ? USAGE_EXIT : 1;
   }
 }

@@ -86,6 +86,7 @@ SIGINT and SIGTERM stop tail cleanly with exit code 0. Lost connections are retr
       await withContext(command, async ({ aq, pool, json }) => {
         const session = await aq.attachSession(id);
         const stop = stopSignal();
+        if (process.stderr.isTTY && !json) console.error(`following ${session.id}${options.ack ? ', acknowledging' : ' (read only)'}; Ctrl-C to stop`);
         try {
           await (options.ack ? consume : watch)(pool, session, options, stop.signal, json);
         } finally {
