@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { type EventBatch, type StreamOptions, streamBatches, streamEvents } from './consumer/event-stream.js';
 import { assertUuid } from './consumer/live-queue.js';
 import {
-  ackEvents, type DeadLetter, deadLetters, type DeliveryOrder, type EventRef, eventIds, fetchEvents, nackEvents, requeue,
+  ackEvents, type DeadLetter, deadLetters, type DeliveryOrder, type EventRef, eventIds, fetchEvents, nackEvents, peekEvents,
+  type PeekedEvent, requeue,
 } from './delivery/operations.js';
 import { fromPgError } from './errors.js';
 import type { DeliveredEvent } from './events/schema.js';
@@ -24,6 +25,13 @@ const nackOptionsSchema = z.object({
   error: z.string().optional(),
 }).strict();
 export type NackOptions = z.input<typeof nackOptionsSchema>;
+
+const peekOptionsSchema = z.object({
+  max: z.number().int().min(1).max(10000).default(100),
+  /** Only events with a higher id (paging). */
+  after: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative(), z.bigint().nonnegative()]).transform(String).optional(),
+}).strict();
+export type PeekOptions = z.input<typeof peekOptionsSchema>;
 
 export const sessionSettingsSchema = z.object({
   /** Deliveries before an event becomes a dead letter (default 5). */
@@ -95,6 +103,15 @@ export class Session {
   async fetch(options?: FetchOptions): Promise<DeliveredEvent[]> {
     const { max, lease } = validate(fetchOptionsSchema, options ?? {}, 'fetch options');
     return fetchEvents(this.pool, this.id, max, lease);
+  }
+
+  /**
+   * Look without taking: up to max (default 100) queued events in id order,
+   * leased or not, read only. Unlike fetch, no lease and no attempt is counted.
+   */
+  async peek(options?: PeekOptions): Promise<PeekedEvent[]> {
+    const { max, after } = validate(peekOptionsSchema, options ?? {}, 'peek options');
+    return peekEvents(this.pool, this.id, max, after ?? null);
   }
 
   /** Done with these events: removed for good. Returns how many were still queued. */
