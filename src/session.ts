@@ -3,13 +3,16 @@ import { z } from 'zod';
 import { type EventBatch, type StreamOptions, streamBatches, streamEvents } from './consumer/event-stream.js';
 import { assertUuid } from './consumer/live-queue.js';
 import {
-  ackEvents, type DeadLetter, deadLetters, type DeliveryOrder, type EventRef, eventIds, fetchEvents, nackEvents, requeue,
+  ackEvents, type DeadLetter, deadLetters, type DeliveryOrder, type EventRef, eventIds, fetchEvents, nackEvents, peekEvents,
+  type PeekedEvent, requeue,
 } from './delivery/operations.js';
 import { fromPgError } from './errors.js';
 import type { DeliveredEvent } from './events/schema.js';
 import { parseColumn, parseKey, parseTable, type RowKey, type TableTarget } from './targets.js';
 import { toInterval } from './duration.js';
 import { durationOption, validate } from './validate.js';
+import { Worker, type WorkerHandler } from './worker/worker.js';
+import type { WorkerOptions } from './worker/options.js';
 
 const fetchOptionsSchema = z.object({
   max: z.number().int().min(1).max(10000).default(100),
@@ -22,6 +25,13 @@ const nackOptionsSchema = z.object({
   error: z.string().optional(),
 }).strict();
 export type NackOptions = z.input<typeof nackOptionsSchema>;
+
+const peekOptionsSchema = z.object({
+  max: z.number().int().min(1).max(10000).default(100),
+  /** Only events with a higher id (paging). */
+  after: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative(), z.bigint().nonnegative()]).transform(String).optional(),
+}).strict();
+export type PeekOptions = z.input<typeof peekOptionsSchema>;
 
 export const sessionSettingsSchema = z.object({
   /** Deliveries before an event becomes a dead letter (default 5). */
@@ -38,7 +48,7 @@ export type SessionSettings = z.input<typeof sessionSettingsSchema>;
  * connection (events() takes one for LISTEN while it runs).
  */
 export class Session {
-  constructor(private readonly pool: pg.Pool, readonly id: string) {
+  constructor(/** The pool it uses (the client's). */ readonly pool: pg.Pool, readonly id: string) {
     assertUuid(id);
   }
 
@@ -95,6 +105,15 @@ export class Session {
     return fetchEvents(this.pool, this.id, max, lease);
   }
 
+  /**
+   * Look without taking: up to max (default 100) queued events in id order,
+   * leased or not, read only. Unlike fetch, no lease and no attempt is counted.
+   */
+  async peek(options?: PeekOptions): Promise<PeekedEvent[]> {
+    const { max, after } = validate(peekOptionsSchema, options ?? {}, 'peek options');
+    return peekEvents(this.pool, this.id, max, after ?? null);
+  }
+
   /** Done with these events: removed for good. Returns how many were still queued. */
   async ack(events: EventRef | readonly EventRef[]): Promise<number> {
     return ackEvents(this.pool, this.id, eventIds(events));
@@ -146,5 +165,10 @@ export class Session {
   /** Like events(), a batch (one fetch) at a time, to ack or nack as a whole. */
   batches(options?: StreamOptions): AsyncGenerator<EventBatch, void, undefined> {
     return streamBatches(this.pool, this.id, (ids, nackOptions) => this.nack(ids, nackOptions), options);
+  }
+
+  /** A Worker running handler for this session's events (not started: call start()). See Worker. */
+  work(handler: WorkerHandler, options?: WorkerOptions): Worker {
+    return new Worker(this, handler, options);
   }
 }

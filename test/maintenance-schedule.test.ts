@@ -88,8 +88,8 @@ test('aqevent maintain --once and aqevent purge', async () => {
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /permission denied for function maintain.*\[42501\]/);
   const bad = await runCli(['--database-url', roles.admin.url, 'purge', '--older-than', 'soon']);
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /olderThan "soon" is not a duration/);
+  assert.equal(bad.code, 2, 'a usage error');
+  assert.match(bad.stderr, /"soon" is not a duration/);
 });
 
 test('aqevent maintain schedules with pg-boss and stops on SIGTERM', async () => {

@@ -10,6 +10,8 @@ export interface LiveQueueSettings {
   maxReconnectDelayMs: number;
   signal?: AbortSignal;
   onError?: (error: AqeventError) => void;
+  /** Replaces the leasing fetch, for followers that only look (the CLI's tail without --ack). */
+  fetch?: () => Promise<DeliveredEvent[]>;
 }
 
 /** SQLSTATEs after which waiting and trying again is right: connection loss, shutdown, overload, lock conflicts. */
@@ -59,7 +61,7 @@ export class LiveQueue {
         if (this.stopped) return undefined;
         await this.listen();
         const seen = this.notified;
-        const batch = await fetchEvents(this.pool, this.sessionId, this.settings.batchSize, this.settings.leaseMs);
+        const batch = await (this.settings.fetch?.() ?? fetchEvents(this.pool, this.sessionId, this.settings.batchSize, this.settings.leaseMs));
         if (batch.length > 0) return batch;
         if (this.notified === seen && this.listener) await this.sleep(this.settings.pollMs);
       }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { toInterval } from '../duration.js';
 import { fromPgError } from '../errors.js';
-import { type DeliveredEvent, type FetchedRow, toDeliveredEvent } from '../events/schema.js';
+import { type DeliveredEvent, type FetchedRow, toDeliveredEvent, withStoredText } from '../events/schema.js';
 import { parseLosslessJson } from '../events/lossless-json.js';
 import { validate } from '../validate.js';
 
@@ -75,8 +75,29 @@ export async function deadLetters(pool: pg.Pool, sessionId: string): Promise<Dea
     lastError: row.last_error,
     createdAt: row.created_at,
     diedAt: row.died_at,
-    event: parseLosslessJson(row.event),
+    event: storedEvent(row.event),
   }));
+}
+
+function storedEvent(text: string): unknown {
+  const event = parseLosslessJson(text);
+  return typeof event === 'object' && event !== null ? withStoredText(event, text) : event;
+}
+
+/** A queued event seen without leasing it: attempts so far, and until when it is leased (null: deliverable). */
+export type PeekedEvent = DeliveredEvent & { readonly leasedUntil: Date | null };
+
+/** Up to max queued events after afterId, in id order, read only (event.peek): no lease, no attempt counted. */
+export async function peekEvents(pool: pg.Pool, sessionId: string, max: number, afterId: string | null): Promise<PeekedEvent[]> {
+  const rows = await run<FetchedRow & { visible_at: Date | null }>(pool, 'peek',
+    'SELECT id::text AS id, attempts, visible_at, event::text AS event FROM event.peek($1, $2, $3::bigint)',
+    [sessionId, max, afterId]);
+  const now = Date.now();
+  return rows.map((row) => {
+    const event = toDeliveredEvent(row);
+    const leasedUntil = row.visible_at !== null && row.visible_at.getTime() > now ? row.visible_at : null;
+    return withStoredText({ ...event, leasedUntil }, row.event);
+  });
 }
 
 export async function requeue(pool: pg.Pool, sessionId: string, ids: string[] | null): Promise<number> {

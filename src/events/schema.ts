@@ -71,5 +71,23 @@ export function toDeliveredEvent(row: FetchedRow): DeliveredEvent {
   if (!parsed.success) {
     throw new AqeventError('database', `event ${row.id} does not have the expected shape: ${z.prettifyError(parsed.error)}`);
   }
-  return { ...parsed.data, attempts: row.attempts };
+  return withStoredText({ ...parsed.data, attempts: row.attempts }, row.event);
+}
+
+const STORED_TEXT = Symbol('aqevent.storedText');
+
+/**
+ * Remembers the JSON text an event (or dead letter event) was read from, as a
+ * hidden property: JSON.stringify, spreading and deepEqual ignore it. The CLI
+ * prints it to pass events on exactly as stored (every digit of big numbers,
+ * numbers still numbers).
+ */
+export function withStoredText<T extends object>(value: T, text: string): T {
+  Object.defineProperty(value, STORED_TEXT, { value: text, enumerable: false });
+  return value;
+}
+
+/** The JSON text value was read from, when it came from the database. */
+export function storedText(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? (value as { [STORED_TEXT]?: string })[STORED_TEXT] : undefined;
 }

@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { bridgeToPgBoss } from '../../bridge/pg-boss-bridge.js';
 import { validate } from '../../validate.js';
+import { positiveInt, sessionId as sessionIdArgument } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { startBoss, stopSignal } from '../pg-boss.js';
 
 const optionsSchema = z.object({
   queue: z.string().min(1),
-  batchSize: z.coerce.number().int().min(1).max(10000),
+  batchSize: z.number().int().min(1).max(10000),
   schema: z.string().min(1),
   untilEmpty: z.boolean().optional(),
 });
@@ -17,9 +18,9 @@ export function registerBridge(program: Command): void {
   program
     .command('bridge')
     .description('move a session\'s events into a pg-boss queue, atomically, until SIGINT/SIGTERM')
-    .argument('<session>', 'session id')
+    .argument('<session>', 'session id', sessionIdArgument)
     .requiredOption('--queue <name>', 'pg-boss queue (created when missing)')
-    .option('--batch-size <n>', 'events moved per transaction (1-10000)', '100')
+    .option('--batch-size <n>', 'events moved per transaction (1-10000)', positiveInt, 100)
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
     .option('--until-empty', 'stop once the session has nothing deliverable')
     .action(async (sessionId: string, raw: unknown, command: Command) => {

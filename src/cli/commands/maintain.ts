@@ -3,13 +3,14 @@ import { z } from 'zod';
 import { maintain, type MaintenanceSummary } from '../../maintenance/operations.js';
 import { scheduleMaintenance } from '../../maintenance/scheduler.js';
 import { validate } from '../../validate.js';
+import { duration } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { startBoss, stopSignal } from '../pg-boss.js';
 
 const optionsSchema = z.object({
   once: z.boolean().optional(),
   cron: z.string().min(1),
-  deadLetterAge: z.string().optional(),
+  deadLetterAge: z.number().optional(),
   schema: z.string().min(1),
   vacuum: z.boolean().optional(),
 });
@@ -30,7 +31,7 @@ export function registerMaintain(program: Command): void {
     .description('run maintenance (expire sessions, purge old dead letters, reclaim leases) on pg-boss\'s scheduler until SIGINT/SIGTERM; needs aqevent_admin')
     .option('--once', 'one pass now, then exit (no pg-boss)')
     .option('--cron <expr>', 'schedule (cron, UTC)', '*/5 * * * *')
-    .option('--dead-letter-age <duration>', 'purge dead letters older than this (default: the dead_letter_retention_seconds setting)')
+    .option('--dead-letter-age <duration>', 'purge dead letters older than this (default: the dead_letter_retention_seconds setting)', duration)
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
     .option('--vacuum', 'VACUUM (ANALYZE) event.queue after each pass (when autovacuum is off or lags)')
     .action(async (raw: unknown, command: Command) => {

@@ -2,16 +2,17 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { purge } from '../../maintenance/operations.js';
 import { validate } from '../../validate.js';
+import { duration } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 
-const optionsSchema = z.object({ olderThan: z.string(), pending: z.boolean().optional() });
+const optionsSchema = z.object({ olderThan: z.number(), pending: z.boolean().optional() });
 
 /** aqevent purge --older-than <duration> [--pending] */
 export function registerPurge(program: Command): void {
   program
     .command('purge')
     .description('delete dead letters older than a duration (and, with --pending, unacknowledged events too); needs aqevent_admin')
-    .requiredOption('--older-than <duration>', 'age, e.g. 7d, 12h, PT30M')
+    .requiredOption('--older-than <duration>', 'age, e.g. 7d, 12h, PT30M', duration)
     .option('--pending', 'also delete pending (never acknowledged) events older than that: they are lost')
     .action(async (raw: unknown, command: Command) => {
       const options = validate(optionsSchema, raw, 'purge options');
