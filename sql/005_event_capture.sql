@@ -227,21 +227,24 @@ BEGIN
   )
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
-         event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id, e.row_id,
-                           CASE WHEN e.operation = 'field_update'
-                                THEN jsonb_build_object(e.column_name, e.payload)
-                                WHEN e.hidden = '{}' THEN e.payload
-                                ELSE e.payload - e.hidden END,
-                           tx, now())
-         || CASE WHEN e.operation = 'field_update'
-                 -- meta.field_id(row_id, column), built here: its domain checks
-                 -- and SET clause cost more than the rest of the event.
-                 THEN jsonb_build_object('field_id', jsonb_build_object(
-                                           'row_id', e.row_id,
-                                           'column_id', jsonb_build_object('relation_id', ctx.relation_id,
-                                                                           'name', e.column_name)),
-                                         'old_payload', jsonb_build_object(e.column_name, e.old_value))
-                 ELSE '{}'::jsonb END
+         CASE WHEN e.operation = 'field_update'
+              -- One object, not _event_json(...) || {...}: the concatenation
+              -- copies the whole event again. field_id is meta.field_id(row_id,
+              -- column) built here: its domain checks and SET clause cost more
+              -- than the rest of the event.
+              THEN jsonb_build_object(
+                'id', e.id, 'operation', e.operation, 'subscription_type', e.kind,
+                'subscription_id', e.subscription_id, 'relation_id', ctx.relation_id,
+                'row_id', e.row_id, 'payload', jsonb_build_object(e.column_name, e.payload),
+                'transaction_id', tx, 'timestamp', now(),
+                'field_id', jsonb_build_object(
+                  'row_id', e.row_id,
+                  'column_id', jsonb_build_object('relation_id', ctx.relation_id, 'name', e.column_name)),
+                'old_payload', jsonb_build_object(e.column_name, e.old_value))
+              ELSE event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id, e.row_id,
+                                     CASE WHEN e.hidden = '{}' THEN e.payload ELSE e.payload - e.hidden END,
+                                     tx, now())
+         END
   FROM (
     SELECT nextval('event.queue_id_seq') AS id, m.*,
            event._row_id_json(ctx.pk_column_ids, m.key) AS row_id
