@@ -15,7 +15,10 @@
 -- The trigger functions run with jit = off: the planner's estimates for a
 -- transition table times its subscriptions easily pass jit_above_cost, and
 -- compiling costs 100-500 ms per statement while the work is in jsonb
--- functions that JIT does not speed up.
+-- functions that JIT does not speed up. And with generic plans only: the
+-- default (custom plans, because their parameter TG_RELID makes them look
+-- better) planned every capture statement again at every write, most of
+-- a single-row write's cost.
 
 -- The JSON of one event. STABLE, like jsonb_build_object itself: an
 -- IMMUTABLE SQL function whose body is not immutable is never inlined, and
@@ -82,26 +85,35 @@ $$;
 
 -- Subscriptions on a relation, with what their owners may see.
 -- whole-table grains (table, column) only; row grains are matched by key.
--- Not inlined on purpose (its SET clause): the planner's default estimate
--- for a function scan keeps the join order, and so the order of events
+-- Subscriptions on a relation, with what their owners may see.
+-- whole-table grains (table, column) only; row grains are matched by key.
+-- PL/pgSQL, not SQL: its query plan is cached for the session (a SQL
+-- function with a SET clause is planned again at every call, which cost
+-- half a millisecond per statement), and its default row estimate (1000)
+-- keeps the capture statements' join order, and so the order of events
 -- within a statement, as it has always been.
 CREATE FUNCTION event._table_subscriptions(relid oid)
 RETURNS TABLE (id uuid, session_id uuid, kind text, column_name text, hidden text[])
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
+  RETURN QUERY
   SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden
   FROM event.subscription s
   JOIN event.session ses ON ses.id = s.session_id
   CROSS JOIN LATERAL event._owner_view(ses.owner_role, relid) v
   WHERE s.relation_oid = relid AND s.pk_values IS NULL AND v.visible
-    AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+    AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden));
+END
 $$;
 
 CREATE FUNCTION event._capture_insert() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
@@ -136,6 +148,7 @@ CREATE FUNCTION event._capture_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
@@ -188,6 +201,7 @@ CREATE FUNCTION event._capture_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
@@ -281,6 +295,7 @@ CREATE FUNCTION event._capture_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;

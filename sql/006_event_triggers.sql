@@ -84,6 +84,7 @@ CREATE FUNCTION event._notify_queued() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
   PERFORM pg_notify(x.channel, x.payload)
