@@ -59,22 +59,31 @@ $$;
 -- identifiers are built as meta.relation_id / meta.column_id build them.
 CREATE FUNCTION event._capture_context(relid oid)
 RETURNS TABLE (relation_id jsonb, pk text[], pk_column_ids jsonb, columns text[],
-               has_row_subscriptions boolean)
+               has_table_subscriptions boolean, has_row_subscriptions boolean)
 LANGUAGE sql STABLE
 AS $$
   SELECT r.relation_id, k.pk,
          CASE WHEN pg_catalog.cardinality(k.pk) = 1 THEN k.ids -> 0 ELSE k.ids END,
-         ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+         -- COLLATE "default": attname is a name (collation "C"), and keys
+         -- compared in "C" could not use the index on subscription.pk_values.
+         ARRAY(SELECT a.attname::text COLLATE "default" FROM pg_catalog.pg_attribute a
                WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
                ORDER BY a.attnum),
-         EXISTS (SELECT 1 FROM event.subscription s
-                 WHERE s.relation_oid = relid AND s.pk_values IS NOT NULL)
+         -- ORDER BY ... LIMIT 1 in the order of the partial indexes: a
+         -- generic plan would otherwise happily seq-scan 10,000 row
+         -- subscriptions of this table (or all tables) for EXISTS.
+         (SELECT s.relation_oid FROM event.subscription s
+          WHERE s.relation_oid = relid AND s.pk_values IS NULL
+          ORDER BY s.relation_oid LIMIT 1) IS NOT NULL,
+         (SELECT s.relation_oid FROM event.subscription s
+          WHERE s.relation_oid = relid AND s.pk_values IS NOT NULL
+          ORDER BY s.relation_oid, s.pk_values LIMIT 1) IS NOT NULL
   FROM (SELECT pg_catalog.jsonb_build_object('schema_id', pg_catalog.jsonb_build_object('name', n.nspname),
                                              'name', c.relname) AS relation_id
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.oid = relid) r
   CROSS JOIN LATERAL (
-    SELECT pg_catalog.array_agg(a.attname::text ORDER BY u.ord) AS pk,
+    SELECT pg_catalog.array_agg(a.attname::text COLLATE "default" ORDER BY u.ord) AS pk,
            pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relation_id', r.relation_id, 'name', a.attname)
                                 ORDER BY u.ord) AS ids
     FROM pg_catalog.pg_index i
@@ -102,8 +111,9 @@ BEGIN
   RETURN QUERY
   SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden
   FROM event.subscription s
-  JOIN event.session ses ON ses.id = s.session_id
-  CROSS JOIN LATERAL event._owner_view(ses.owner_role, relid) v
+  -- The owner by primary key, per subscription (a join may hash all sessions).
+  CROSS JOIN LATERAL event._owner_view(
+    (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), relid) v
   WHERE s.relation_oid = relid AND s.pk_values IS NULL AND v.visible
     AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden));
 END
@@ -120,11 +130,10 @@ DECLARE
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s
-                 WHERE s.relation_oid = TG_RELID AND s.pk_values IS NULL) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF ctx.has_table_subscriptions IS NOT TRUE THEN
     RETURN NULL;  -- row grains do not receive inserts
   END IF;
-  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
   pk1 := ctx.pk[1];
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
@@ -155,10 +164,10 @@ DECLARE
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
   pk1 := ctx.pk[1];
   WITH changed AS MATERIALIZED (
     SELECT r.j,
@@ -180,10 +189,14 @@ BEGIN
       UNION ALL
       SELECT s.session_id, s.id, s.kind, CASE WHEN v.hidden = '{}' THEN c.j ELSE c.j - v.hidden END, c.key
       FROM changed c
-      JOIN event.subscription s
-        ON s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL AND s.pk_values = c.key
-      JOIN event.session ses ON ses.id = s.session_id
-      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      -- An index lookup by (relation, key) per changed row, never a scan of
+      -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
+      -- hash join over all of them.
+      CROSS JOIN LATERAL (SELECT s.* FROM event.subscription s
+                          WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
+                            AND s.pk_values = c.key OFFSET 0) s
+      CROSS JOIN LATERAL event._owner_view(
+        (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), TG_RELID) v
       WHERE ctx.has_row_subscriptions AND v.visible
         AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
     ) m
@@ -208,10 +221,10 @@ DECLARE
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
   pk1 := ctx.pk[1];
   WITH pairs AS MATERIALIZED (
     SELECT o.key AS old_key, o.j AS old_j, n.key AS new_key, n.j AS new_j
@@ -273,10 +286,14 @@ BEGIN
       SELECT c.operation, c.key, c.column_name, c.payload, c.old_value,
              s.session_id, s.id, s.kind, v.hidden
       FROM changed c
-      JOIN event.subscription s
-        ON s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL AND s.pk_values = c.key
-      JOIN event.session ses ON ses.id = s.session_id
-      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      -- An index lookup by (relation, key) per changed row, never a scan of
+      -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
+      -- hash join over all of them.
+      CROSS JOIN LATERAL (SELECT s.* FROM event.subscription s
+                          WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
+                            AND s.pk_values = c.key OFFSET 0) s
+      CROSS JOIN LATERAL event._owner_view(
+        (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), TG_RELID) v
       WHERE ctx.has_row_subscriptions AND v.visible AND c.operation <> 'row_insert'
         AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
         AND (c.operation = 'row_delete'
@@ -301,10 +318,10 @@ DECLARE
   ctx record;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
          event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id,
