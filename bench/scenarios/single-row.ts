@@ -35,7 +35,7 @@ export const singleRow: Scenario = {
   title: 'Single-row writes (2 connections, one transaction each)',
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const { pool } = ctx.db;
-    const seconds = ctx.quick ? 1 : 4;
+    const seconds = ctx.quick ? 1 : 3;
     const repeats = ctx.quick ? 1 : 5;
     await createItemTable(pool, 'single_plain');
     await createItemTable(pool, 'single_sub');
