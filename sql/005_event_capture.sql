@@ -6,6 +6,10 @@
 -- The trigger functions are SECURITY DEFINER so that writers need no
 -- privilege on the event schema.
 --
+-- Rows become JSON as to_jsonb(n.*), never to_jsonb(n): in the latter a
+-- user column named "n" (or "o") wins over the table alias, and every event
+-- of such a table carried that column's value instead of the row.
+--
 -- The helpers below carry no SET clause on purpose: that keeps them
 -- inlinable into the capture statements (a function with a SET clause is
 -- never inlined; from SQL it is planned again at every call), which
@@ -145,7 +149,7 @@ BEGIN
     FROM (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-          FROM (SELECT to_jsonb(n) AS j FROM aqevent_new_rows n OFFSET 0) r) r
+          FROM (SELECT to_jsonb(n.*) AS j FROM aqevent_new_rows n OFFSET 0) r) r
     CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
     OFFSET 0
   ) e;
@@ -173,7 +177,7 @@ BEGIN
     SELECT r.j,
            CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                 WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-    FROM (SELECT to_jsonb(o) AS j FROM aqevent_old_rows o OFFSET 0) r
+    FROM (SELECT to_jsonb(o.*) AS j FROM aqevent_old_rows o OFFSET 0) r
   )
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
@@ -231,12 +235,12 @@ BEGIN
     FROM (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-          FROM (SELECT to_jsonb(o) AS j FROM aqevent_old_rows o OFFSET 0) r) o
+          FROM (SELECT to_jsonb(o.*) AS j FROM aqevent_old_rows o OFFSET 0) r) o
     FULL JOIN
          (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
-          FROM (SELECT to_jsonb(n) AS j FROM aqevent_new_rows n OFFSET 0) r) n
+          FROM (SELECT to_jsonb(n.*) AS j FROM aqevent_new_rows n OFFSET 0) r) n
       ON n.key = o.key
   ),
   changed AS MATERIALIZED (
