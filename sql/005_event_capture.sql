@@ -6,16 +6,33 @@
 -- The trigger functions are SECURITY DEFINER so that writers need no
 -- privilege on the event schema.
 --
--- Per-row helpers below carry no SET clause on purpose: that keeps them
--- inlinable into the capture statements, which themselves run with a fixed
--- search_path.
+-- Rows become JSON as to_jsonb(n.*), never to_jsonb(n): in the latter a
+-- user column named "n" (or "o") wins over the table alias, and every event
+-- of such a table carried that column's value instead of the row.
+--
+-- The helpers below carry no SET clause on purpose: that keeps them
+-- inlinable into the capture statements (a function with a SET clause is
+-- never inlined; from SQL it is planned again at every call), which
+-- themselves run with a fixed search_path. Every reference in them is
+-- schema-qualified all the same.
+--
+-- The trigger functions run with jit = off: the planner's estimates for a
+-- transition table times its subscriptions easily pass jit_above_cost, and
+-- compiling costs 100-500 ms per statement while the work is in jsonb
+-- functions that JIT does not speed up. And with generic plans only: the
+-- default (custom plans, because their parameter TG_RELID makes them look
+-- better) planned every capture statement again at every write, most of
+-- a single-row write's cost.
 
--- The JSON of one event.
+-- The JSON of one event. STABLE, like jsonb_build_object itself: an
+-- IMMUTABLE SQL function whose body is not immutable is never inlined, and
+-- a call per event through the SQL-function executor cost more than the
+-- rest of the capture together.
 CREATE FUNCTION event._event_json(id bigint, operation text, subscription_type text,
                                   subscription_id uuid, relation_id jsonb, row_id jsonb,
                                   payload jsonb, transaction_id bigint, at timestamptz)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
   SELECT pg_catalog.jsonb_build_object(
     'id', id,
@@ -31,7 +48,7 @@ $$;
 
 -- The row_id JSON of a row, given its key values (NULL for keyless tables).
 CREATE FUNCTION event._row_id_json(pk_column_ids jsonb, key text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
   SELECT CASE
     WHEN key IS NULL THEN NULL
@@ -42,64 +59,85 @@ AS $$
 $$;
 
 -- Everything capture needs to know about the table being written, once per
--- statement.
-CREATE FUNCTION event._capture_context(relid oid,
-  OUT relation_id jsonb, OUT pk text[], OUT pk_column_ids jsonb, OUT columns text[],
-  OUT has_row_subscriptions boolean)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- statement: one catalog query, inlined into the caller's cached plan. The
+-- identifiers are built as meta.relation_id / meta.column_id build them.
+CREATE FUNCTION event._capture_context(relid oid)
+RETURNS TABLE (relation_id jsonb, pk text[], pk_column_ids jsonb, columns text[],
+               has_table_subscriptions boolean, has_row_subscriptions boolean)
+LANGUAGE sql STABLE
 AS $$
-DECLARE
-  schema_name text;
-  relation_name text;
-BEGIN
-  SELECT n.nspname, c.relname INTO schema_name, relation_name
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relid;
-  relation_id := meta.relation_id(schema_name, relation_name)::jsonb;
-  pk := event._primary_key(relid);
-  IF cardinality(pk) = 1 THEN
-    pk_column_ids := meta.column_id(schema_name, relation_name, pk[1])::jsonb;
-  ELSIF cardinality(pk) > 1 THEN
-    pk_column_ids := (SELECT jsonb_agg(meta.column_id(schema_name, relation_name, k)::jsonb ORDER BY o)
-                      FROM unnest(pk) WITH ORDINALITY AS u(k, o));
-  END IF;
-  columns := ARRAY(SELECT a.attname::text FROM pg_attribute a
-                   WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
-                   ORDER BY a.attnum);
-  has_row_subscriptions := EXISTS (SELECT 1 FROM event.subscription s
-                                   WHERE s.relation_oid = relid AND s.pk_values IS NOT NULL);
-END
+  SELECT r.relation_id, k.pk,
+         CASE WHEN pg_catalog.cardinality(k.pk) = 1 THEN k.ids -> 0 ELSE k.ids END,
+         -- COLLATE "default": attname is a name (collation "C"), and keys
+         -- compared in "C" could not use the index on subscription.pk_values.
+         ARRAY(SELECT a.attname::text COLLATE "default" FROM pg_catalog.pg_attribute a
+               WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
+               ORDER BY a.attnum),
+         -- ORDER BY ... LIMIT 1 in the order of the partial indexes: a
+         -- generic plan would otherwise happily seq-scan 10,000 row
+         -- subscriptions of this table (or all tables) for EXISTS.
+         (SELECT s.relation_oid FROM event.subscription s
+          WHERE s.relation_oid = relid AND s.pk_values IS NULL
+          ORDER BY s.relation_oid LIMIT 1) IS NOT NULL,
+         (SELECT s.relation_oid FROM event.subscription s
+          WHERE s.relation_oid = relid AND s.pk_values IS NOT NULL
+          ORDER BY s.relation_oid, s.pk_values LIMIT 1) IS NOT NULL
+  FROM (SELECT pg_catalog.jsonb_build_object('schema_id', pg_catalog.jsonb_build_object('name', n.nspname),
+                                             'name', c.relname) AS relation_id
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = relid) r
+  CROSS JOIN LATERAL (
+    SELECT pg_catalog.array_agg(a.attname::text COLLATE "default" ORDER BY u.ord) AS pk,
+           pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relation_id', r.relation_id, 'name', a.attname)
+                                ORDER BY u.ord) AS ids
+    FROM pg_catalog.pg_index i
+    CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS u(attnum, ord)
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.attnum
+    WHERE i.indrelid = relid AND i.indisprimary) k
 $$;
 
 -- Subscriptions on a relation, with what their owners may see.
 -- whole-table grains (table, column) only; row grains are matched by key.
+-- Subscriptions on a relation, with what their owners may see.
+-- whole-table grains (table, column) only; row grains are matched by key.
+-- PL/pgSQL, not SQL: its query plan is cached for the session (a SQL
+-- function with a SET clause is planned again at every call, which cost
+-- half a millisecond per statement), and its default row estimate (1000)
+-- keeps the capture statements' join order, and so the order of events
+-- within a statement, as it has always been.
 CREATE FUNCTION event._table_subscriptions(relid oid)
 RETURNS TABLE (id uuid, session_id uuid, kind text, column_name text, hidden text[])
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
+  RETURN QUERY
   SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden
   FROM event.subscription s
-  JOIN event.session ses ON ses.id = s.session_id
-  CROSS JOIN LATERAL event._owner_view(ses.owner_role, relid) v
+  -- The owner by primary key, per subscription (a join may hash all sessions).
+  CROSS JOIN LATERAL event._owner_view(
+    (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), relid) v
   WHERE s.relation_oid = relid AND s.pk_values IS NULL AND v.visible
-    AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+    AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden));
+END
 $$;
 
 CREATE FUNCTION event._capture_insert() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s
-                 WHERE s.relation_oid = TG_RELID AND s.pk_values IS NULL) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF ctx.has_table_subscriptions IS NOT TRUE THEN
     RETURN NULL;  -- row grains do not receive inserts
   END IF;
-  ctx := event._capture_context(TG_RELID);
   pk1 := ctx.pk[1];
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
@@ -107,7 +145,7 @@ BEGIN
                            event._row_id_json(ctx.pk_column_ids, e.key), e.payload, tx, now())
   FROM (
     SELECT nextval('event.queue_id_seq') AS id, s.session_id, s.id AS subscription_id, s.kind,
-           r.j - s.hidden AS payload, r.key
+           CASE WHEN s.hidden = '{}' THEN r.j ELSE r.j - s.hidden END AS payload, r.key
     FROM (SELECT r.j,
                  CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                       WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
@@ -122,16 +160,18 @@ $$;
 CREATE FUNCTION event._capture_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  ctx := event._capture_context(TG_RELID);
   pk1 := ctx.pk[1];
   WITH changed AS MATERIALIZED (
     SELECT r.j,
@@ -146,15 +186,21 @@ BEGIN
   FROM (
     SELECT nextval('event.queue_id_seq') AS id, m.*
     FROM (
-      SELECT s.session_id, s.id AS subscription_id, s.kind, c.j - s.hidden AS payload, c.key
+      SELECT s.session_id, s.id AS subscription_id, s.kind,
+             CASE WHEN s.hidden = '{}' THEN c.j ELSE c.j - s.hidden END AS payload, c.key
       FROM changed c
       CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
       UNION ALL
-      SELECT s.session_id, s.id, s.kind, c.j - v.hidden, c.key
+      SELECT s.session_id, s.id, s.kind, CASE WHEN v.hidden = '{}' THEN c.j ELSE c.j - v.hidden END, c.key
       FROM changed c
-      JOIN event.subscription s ON s.relation_oid = TG_RELID AND s.pk_values = c.key
-      JOIN event.session ses ON ses.id = s.session_id
-      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      -- An index lookup by (relation, key) per changed row, never a scan of
+      -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
+      -- hash join over all of them.
+      CROSS JOIN LATERAL (SELECT s.* FROM event.subscription s
+                          WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
+                            AND s.pk_values = c.key OFFSET 0) s
+      CROSS JOIN LATERAL event._owner_view(
+        (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), TG_RELID) v
       WHERE ctx.has_row_subscriptions AND v.visible
         AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
     ) m
@@ -171,16 +217,18 @@ $$;
 CREATE FUNCTION event._capture_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  ctx := event._capture_context(TG_RELID);
   pk1 := ctx.pk[1];
   WITH pairs AS MATERIALIZED (
     SELECT o.key AS old_key, o.j AS old_j, n.key AS new_key, n.j AS new_j
@@ -210,15 +258,24 @@ BEGIN
   )
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
-         event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id, e.row_id,
-                           CASE WHEN e.operation = 'field_update'
-                                THEN jsonb_build_object(e.column_name, e.payload)
-                                ELSE e.payload - e.hidden END,
-                           tx, now())
-         || CASE WHEN e.operation = 'field_update'
-                 THEN jsonb_build_object('field_id', meta.field_id(e.row_id::meta.row_id, e.column_name)::jsonb,
-                                         'old_payload', jsonb_build_object(e.column_name, e.old_value))
-                 ELSE '{}'::jsonb END
+         CASE WHEN e.operation = 'field_update'
+              -- One object, not _event_json(...) || {...}: the concatenation
+              -- copies the whole event again. field_id is meta.field_id(row_id,
+              -- column) built here: its domain checks and SET clause cost more
+              -- than the rest of the event.
+              THEN jsonb_build_object(
+                'id', e.id, 'operation', e.operation, 'subscription_type', e.kind,
+                'subscription_id', e.subscription_id, 'relation_id', ctx.relation_id,
+                'row_id', e.row_id, 'payload', jsonb_build_object(e.column_name, e.payload),
+                'transaction_id', tx, 'timestamp', now(),
+                'field_id', jsonb_build_object(
+                  'row_id', e.row_id,
+                  'column_id', jsonb_build_object('relation_id', ctx.relation_id, 'name', e.column_name)),
+                'old_payload', jsonb_build_object(e.column_name, e.old_value))
+              ELSE event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id, e.row_id,
+                                     CASE WHEN e.hidden = '{}' THEN e.payload ELSE e.payload - e.hidden END,
+                                     tx, now())
+         END
   FROM (
     SELECT nextval('event.queue_id_seq') AS id, m.*,
            event._row_id_json(ctx.pk_column_ids, m.key) AS row_id
@@ -233,9 +290,14 @@ BEGIN
       SELECT c.operation, c.key, c.column_name, c.payload, c.old_value,
              s.session_id, s.id, s.kind, v.hidden
       FROM changed c
-      JOIN event.subscription s ON s.relation_oid = TG_RELID AND s.pk_values = c.key
-      JOIN event.session ses ON ses.id = s.session_id
-      CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+      -- An index lookup by (relation, key) per changed row, never a scan of
+      -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
+      -- hash join over all of them.
+      CROSS JOIN LATERAL (SELECT s.* FROM event.subscription s
+                          WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
+                            AND s.pk_values = c.key OFFSET 0) s
+      CROSS JOIN LATERAL event._owner_view(
+        (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), TG_RELID) v
       WHERE ctx.has_row_subscriptions AND v.visible AND c.operation <> 'row_insert'
         AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
         AND (c.operation = 'row_delete'
@@ -253,15 +315,17 @@ $$;
 CREATE FUNCTION event._capture_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = TG_RELID) THEN
+  SELECT * INTO ctx FROM event._capture_context(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  ctx := event._capture_context(TG_RELID);
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
          event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id,

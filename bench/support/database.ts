@@ -1,0 +1,67 @@
+/**
+ * A throw-away database for one benchmark run: created next to whatever
+ * resolveConnection() picks (DATABASE_URL, PG*, or the embedded server),
+ * migrated with the project's own migrate(), dropped at the end.
+ */
+import pg from 'pg';
+import { createPool, resolveConnection, type ResolvedConnection } from '../../src/db/connect.js';
+import { migrate } from '../../src/db/migrate.js';
+
+export interface BenchDatabase {
+  name: string;
+  /** Where the server is, for people. */
+  description: string;
+  /** A pool on the bench database, as the admin role. */
+  pool: pg.Pool;
+  /** A new, unpooled client on the bench database (one per writer). */
+  client(): Promise<pg.Client>;
+  drop(): Promise<void>;
+}
+
+function onDatabase(resolved: ResolvedConnection, database: string): pg.ClientConfig {
+  const { connectionString } = resolved.clientConfig;
+  if (!connectionString) return { ...resolved.clientConfig, database };
+  const url = new URL(connectionString);
+  url.pathname = `/${database}`;
+  return { ...resolved.clientConfig, connectionString: url.toString() };
+}
+
+async function withAdmin<T>(resolved: ResolvedConnection, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(resolved.clientConfig);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createBenchDatabase(): Promise<BenchDatabase> {
+  const resolved = await resolveConnection();
+  const name = `aqevent_bench_${process.pid}_${Date.now().toString(36)}`;
+  await withAdmin(resolved, (admin) => admin.query(`CREATE DATABASE "${name}"`));
+  const config = onDatabase(resolved, name);
+  const pool = createPool({ clientConfig: config, description: resolved.description }, 4);
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    await withAdmin(resolved, (admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    throw error;
+  }
+  return {
+    name,
+    description: resolved.description,
+    pool,
+    async client() {
+      const client = new pg.Client(config);
+      client.on('error', () => {});
+      await client.connect();
+      return client;
+    },
+    async drop() {
+      await pool.end();
+      await withAdmin(resolved, (admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}

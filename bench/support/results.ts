@@ -1,0 +1,66 @@
+/** What a scenario reports: rows for the printed table and keys for results.json. */
+
+/** The keys of bench/results.json (issue #6). null: not measured in this run. */
+export interface ResultKeys {
+  single_row_tps_ratio: number | null;
+  bulk_insert_ratio: number | null;
+  bulk_update_ratio: number | null;
+  bulk_delete_ratio: number | null;
+  bulk_floor_ratio: number | null;
+  row_subs_10k_ratio: number | null;
+  fanout_ns_per_event: Record<string, number> | null;
+  drain_events_per_s: number | null;
+  pgboss_events_per_s: number | null;
+  drain_vs_pgboss_ratio: number | null;
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
+  consumer_rss_mb: number | null;
+  queue_bytes_after_1m: number | null;
+}
+
+export const EMPTY_RESULTS: ResultKeys = {
+  single_row_tps_ratio: null,
+  bulk_insert_ratio: null,
+  bulk_update_ratio: null,
+  bulk_delete_ratio: null,
+  bulk_floor_ratio: null,
+  row_subs_10k_ratio: null,
+  fanout_ns_per_event: null,
+  drain_events_per_s: null,
+  pgboss_events_per_s: null,
+  drain_vs_pgboss_ratio: null,
+  latency_p50_ms: null,
+  latency_p99_ms: null,
+  consumer_rss_mb: null,
+  queue_bytes_after_1m: null,
+};
+
+/** One line of the printed table. */
+export interface ResultRow {
+  scenario: string;
+  measure: string;
+  baseline: string;
+  subject: string;
+  /** subject / baseline, or another headline figure; null when none. */
+  value: string;
+  target: string;
+  /** true / false against the target; null when there is no target or it was not measured. */
+  met: boolean | null;
+}
+
+export interface ScenarioOutcome {
+  rows: ResultRow[];
+  results: Partial<ResultKeys>;
+  /** Raw numbers kept in results.json under details.<scenario>. */
+  details?: Record<string, unknown>;
+  /** Why keys are null (pending work), kept in results.json under pending.<scenario>. */
+  pending?: string;
+}
+
+export function fmt(value: number, digits = 2): string {
+  return value.toFixed(digits);
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+}

@@ -1,0 +1,48 @@
+/**
+ * The benchmark's test table and how it is filled and subscribed.
+ *
+ * One shape for every scenario: a typical application table with a bigint
+ * key, six columns of common types and one secondary index. Baseline and
+ * subject are always two tables of this same shape in the same database.
+ */
+import type pg from 'pg';
+
+export async function createItemTable(pool: pg.Pool, name: string): Promise<void> {
+  await pool.query('CREATE SCHEMA IF NOT EXISTS bench');
+  await pool.query(`CREATE TABLE bench.${name} (
+    id         bigint        PRIMARY KEY,
+    account_id integer       NOT NULL,
+    title      text          NOT NULL,
+    quantity   integer       NOT NULL,
+    price      numeric(12,2) NOT NULL,
+    updated_at timestamptz   NOT NULL)`);
+  await pool.query(`CREATE INDEX ON bench.${name} (account_id)`);
+}
+
+/** INSERT … SELECT of rows first..first+count-1 into bench.<name>. */
+export function insertRowsSql(name: string, first: number, count: number): string {
+  return `INSERT INTO bench.${name} (id, account_id, title, quantity, price, updated_at)
+          SELECT g, g % 1000, 'item number ' || g, g % 100, (g % 100000) / 100.0, now()
+          FROM generate_series(${first}, ${first + count - 1}) AS g`;
+}
+
+/** Values of one row for a prepared single-row INSERT ($1 = id). */
+export const INSERT_ONE_SQL = (name: string) =>
+  `INSERT INTO bench.${name} (id, account_id, title, quantity, price, updated_at)
+   SELECT k, k % 1000, 'item number ' || k, k % 100, (k % 100000) / 100.0, now() FROM (SELECT $1::bigint AS k) v`;
+
+/** Creates `sessions` sessions, each with a table subscription to bench.<name>. */
+export async function subscribeSessions(pool: pg.Pool, name: string, sessions: number): Promise<void> {
+  // Volatile calls in the select list run once per row: one new session each.
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(DISTINCT event.subscribe_table(event.session_create(), meta.relation_id('bench', $2)))::int AS n
+     FROM generate_series(1, $1)`,
+    [sessions, name],
+  );
+  if (rows[0]!.n !== sessions) throw new Error(`expected ${sessions} subscriptions on bench.${name}, made ${rows[0]!.n}`);
+}
+
+/** Empties the queue between repetitions, so every repetition starts alike. */
+export async function resetQueue(pool: pg.Pool): Promise<void> {
+  await pool.query('TRUNCATE event.queue');
+}
