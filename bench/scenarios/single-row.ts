@@ -61,7 +61,8 @@ export const singleRow: Scenario = {
       // commit), then restored.
       const queued = 'event._queued(event.queued_batch[])';
       const { rows: [original] } = await pool.query<{ sql: string }>(`SELECT pg_get_functiondef('${queued}'::regprocedure) AS sql`);
-      await pool.query(`CREATE OR REPLACE FUNCTION ${queued} RETURNS void LANGUAGE plpgsql AS 'BEGIN END'`);
+      await pool.query(`CREATE OR REPLACE FUNCTION event._queued(batches event.queued_batch[]) RETURNS void
+                        LANGUAGE plpgsql AS 'BEGIN END'`);
       let quiet;
       try {
         quiet = await interleaved(Math.max(1, Math.ceil(repeats / 2)),
