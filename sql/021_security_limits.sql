@@ -88,7 +88,21 @@ DECLARE
   first_subscription uuid;
   marker bigint;
 BEGIN
-  IF cap IS NOT NULL THEN
+  -- The common case in one query: no session of the batch overflowed, and
+  -- none has an event cap ids older than its newest (the first, cheap test
+  -- of event._pending_exceeds, which the loop then applies in full). This
+  -- saved a cursor, a function call and two queries per write.
+  IF cap IS NOT NULL AND EXISTS (
+       SELECT 1
+       FROM unnest(batches) b
+       CROSS JOIN LATERAL (SELECT x.overflowed_at FROM event.session x
+                           WHERE x.id = b.session_id OFFSET 0) ses
+       LEFT JOIN LATERAL (SELECT q.id FROM event.queue q
+                          WHERE q.session_id = b.session_id ORDER BY q.id DESC LIMIT 1) newest ON true
+       WHERE ses.overflowed_at IS NOT NULL
+          OR EXISTS (SELECT 1 FROM (SELECT q.id FROM event.queue q
+                                    WHERE q.session_id = b.session_id AND q.id <= newest.id - cap
+                                    ORDER BY q.id DESC LIMIT 1) old)) THEN
     FOR s IN
       SELECT b.session_id, b.ids, ses.overflowed_at
       FROM unnest(batches) b
