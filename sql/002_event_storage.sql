@@ -61,3 +61,13 @@ CREATE TABLE event.queue (
 );
 
 ALTER SEQUENCE event.queue_id_seq OWNED BY event.queue.id;
+
+-- What one statement queued for one session, as writers of event.queue
+-- (capture, requeue) hand it to event._queued (006) for the notifications
+-- and the pending cap.
+CREATE TYPE event.queued_batch AS (
+  session_id uuid,
+  ids        bigint[],
+  first_id   bigint,
+  last_id    bigint
+);

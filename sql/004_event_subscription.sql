@@ -15,14 +15,16 @@ $$;
 
 -- Does row-level security filter this relation for this role? The table's
 -- owner (without FORCE), superusers and BYPASSRLS roles are not filtered.
+-- No SET clause, every reference schema-qualified: a SQL function with a
+-- SET clause is never inlined and is planned again in every transaction,
+-- which capture paid per subscription per statement.
 CREATE FUNCTION event._rls_applies(owner_role oid, relid oid) RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT c.relrowsecurity
          AND NOT r.rolsuper AND NOT r.rolbypassrls
-         AND (c.relforcerowsecurity OR NOT pg_has_role(owner_role, c.relowner, 'USAGE'))
-  FROM pg_class c, pg_roles r
+         AND (c.relforcerowsecurity OR NOT pg_catalog.pg_has_role(owner_role, c.relowner, 'USAGE'))
+  FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
   WHERE c.oid = relid AND r.oid = owner_role
 $$;
 
@@ -30,29 +32,35 @@ $$;
 -- it sees rows at all, and which columns are hidden from it. Evaluated at
 -- every statement, so a revoked privilege stops events at once. A role that
 -- no longer exists sees nothing (and never makes a writer's statement fail).
-CREATE FUNCTION event._owner_view(owner_role oid, relid oid,
-                                  OUT visible boolean, OUT hidden text[])
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+--
+-- Always exactly one row. A set-returning SQL function of one SELECT, with
+-- no SET clause and every reference schema-qualified, so that the planner
+-- inlines it into the capture statements, whose plans are cached: as a
+-- PL/pgSQL function (calling a SQL function with a SET clause) it cost a
+-- function call and a re-plan per subscription per statement.
+CREATE FUNCTION event._owner_view(owner_role oid, relid oid)
+RETURNS TABLE (visible boolean, hidden text[])
+LANGUAGE sql STABLE
 AS $$
-BEGIN
-  hidden := '{}';
-  IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = owner_role) THEN
-    visible := false;
-  ELSIF has_table_privilege(owner_role, relid, 'SELECT') THEN
-    visible := true;
-  ELSIF has_any_column_privilege(owner_role, relid, 'SELECT') THEN
-    visible := true;
-    hidden := ARRAY(SELECT a.attname::text FROM pg_attribute a
-                    WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
-                      AND NOT has_column_privilege(owner_role, relid, a.attnum, 'SELECT'));
-  ELSE
-    visible := false;
-  END IF;
-  IF visible AND event._rls_applies(owner_role, relid) THEN
-    visible := false;
-  END IF;
-END
+  SELECT p.visible
+         AND NOT coalesce((SELECT c.relrowsecurity
+                                  AND NOT r.rolsuper AND NOT r.rolbypassrls
+                                  AND (c.relforcerowsecurity
+                                       OR NOT pg_catalog.pg_has_role(owner_role, c.relowner, 'USAGE'))
+                           FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
+                           WHERE c.oid = relid AND r.oid = owner_role), false),
+         CASE WHEN p.visible AND NOT p.whole_table
+              THEN ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                         WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
+                           AND NOT pg_catalog.has_column_privilege(owner_role, relid, a.attnum, 'SELECT'))
+              ELSE '{}'::text[] END
+  FROM (SELECT t.whole_table, coalesce(t.whole_table OR t.some_column, false) AS visible
+        FROM (SELECT CASE WHEN x.role_exists
+                          THEN pg_catalog.has_table_privilege(owner_role, relid, 'SELECT') END AS whole_table,
+                     CASE WHEN x.role_exists
+                          THEN pg_catalog.has_any_column_privilege(owner_role, relid, 'SELECT') END AS some_column
+              FROM (SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = owner_role) AS role_exists) x
+              OFFSET 0) t) p
 $$;
 
 -- Resolve and check a subscription target. Raises, naming the object, for

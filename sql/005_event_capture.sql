@@ -96,31 +96,29 @@ AS $$
     WHERE i.indrelid = relid AND i.indisprimary) k
 $$;
 
--- Subscriptions on a relation, with what their owners may see.
+-- Subscriptions on a relation, with what their owners may see:
 -- whole-table grains (table, column) only; row grains are matched by key.
--- Subscriptions on a relation, with what their owners may see.
--- whole-table grains (table, column) only; row grains are matched by key.
--- PL/pgSQL, not SQL: its query plan is cached for the session (a SQL
--- function with a SET clause is planned again at every call, which cost
--- half a millisecond per statement), and its default row estimate (1000)
--- keeps the capture statements' join order, and so the order of events
--- within a statement, as it has always been.
+-- A set-returning SQL function without a SET clause, so that it (and
+-- event._owner_view in it) is inlined into the capture statements and
+-- planned with them, once per session: as a PL/pgSQL function it cost a
+-- call, and a call of _owner_view per subscription, at every statement.
+-- Events keep their order per subscription whatever the join order: the
+-- capture statements cross-join the changed rows with these subscriptions,
+-- a nested loop that keeps the order of both sides.
 CREATE FUNCTION event._table_subscriptions(relid oid)
 RETURNS TABLE (id uuid, session_id uuid, kind text, column_name text, hidden text[])
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
+LANGUAGE sql STABLE
 AS $$
-BEGIN
-  RETURN QUERY
   SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden
   FROM event.subscription s
-  -- The owner by primary key, per subscription (a join may hash all sessions).
-  CROSS JOIN LATERAL event._owner_view(
-    (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), relid) v
+  -- The owner by primary key, per subscription (a join may hash all
+  -- sessions). A lateral subquery, not a scalar one as _owner_view's
+  -- argument: a function whose arguments hold a subquery is not inlined.
+  CROSS JOIN LATERAL (SELECT ses.owner_role FROM event.session ses
+                      WHERE ses.id = s.session_id OFFSET 0) o
+  CROSS JOIN LATERAL event._owner_view(o.owner_role, relid) v
   WHERE s.relation_oid = relid AND s.pk_values IS NULL AND v.visible
-    AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden));
-END
+    AND (s.column_name IS NULL OR s.column_name OPERATOR(pg_catalog.<>) ALL (v.hidden))
 $$;
 
 CREATE FUNCTION event._capture_insert() RETURNS trigger
@@ -131,6 +129,7 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
+  batches event.queued_batch[];
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
@@ -139,6 +138,7 @@ BEGIN
     RETURN NULL;  -- row grains do not receive inserts
   END IF;
   pk1 := ctx.pk[1];
+  WITH queued AS (
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
          event._event_json(e.id, 'row_insert', e.kind, e.subscription_id, ctx.relation_id,
@@ -152,7 +152,15 @@ BEGIN
           FROM (SELECT to_jsonb(n.*) AS j FROM aqevent_new_rows n OFFSET 0) r) r
     CROSS JOIN (SELECT * FROM event._table_subscriptions(TG_RELID) OFFSET 0) s
     OFFSET 0
-  ) e;
+  ) e
+  RETURNING session_id, id)
+  -- Per session, for the notifications and the pending cap (event._queued).
+  SELECT array_agg(ROW(b.session_id, b.ids, b.first_id, b.last_id)::event.queued_batch) INTO batches
+  FROM (SELECT q.session_id, array_agg(q.id) AS ids, min(q.id) AS first_id, max(q.id) AS last_id
+        FROM queued q GROUP BY q.session_id) b;
+  IF batches IS NOT NULL THEN
+    PERFORM event._queued(batches);
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -165,6 +173,7 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
+  batches event.queued_batch[];
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
@@ -178,7 +187,8 @@ BEGIN
            CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.j ->> pk1]
                 WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.j ->> k FROM unnest(ctx.pk) AS k) END AS key
     FROM (SELECT to_jsonb(o.*) AS j FROM aqevent_old_rows o OFFSET 0) r
-  )
+  ),
+  queued AS (
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
          event._event_json(e.id, 'row_delete', e.kind, e.subscription_id, ctx.relation_id,
@@ -196,16 +206,27 @@ BEGIN
       -- An index lookup by (relation, key) per changed row, never a scan of
       -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
       -- hash join over all of them.
-      CROSS JOIN LATERAL (SELECT s.* FROM event.subscription s
+      -- The owner looked up inside it: a subquery as _owner_view's argument
+      -- would keep that function from being inlined.
+      CROSS JOIN LATERAL (SELECT s.*, (SELECT ses.owner_role FROM event.session ses
+                                       WHERE ses.id = s.session_id) AS owner_role
+                          FROM event.subscription s
                           WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
                             AND s.pk_values = c.key OFFSET 0) s
-      CROSS JOIN LATERAL event._owner_view(
-        (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), TG_RELID) v
+      CROSS JOIN LATERAL event._owner_view(s.owner_role, TG_RELID) v
       WHERE ctx.has_row_subscriptions AND v.visible
         AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
     ) m
     OFFSET 0
-  ) e;
+  ) e
+  RETURNING session_id, id)
+  -- Per session, for the notifications and the pending cap (event._queued).
+  SELECT array_agg(ROW(b.session_id, b.ids, b.first_id, b.last_id)::event.queued_batch) INTO batches
+  FROM (SELECT q.session_id, array_agg(q.id) AS ids, min(q.id) AS first_id, max(q.id) AS last_id
+        FROM queued q GROUP BY q.session_id) b;
+  IF batches IS NOT NULL THEN
+    PERFORM event._queued(batches);
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -222,6 +243,7 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
+  batches event.queued_batch[];
   pk1 text;
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
@@ -255,7 +277,8 @@ BEGIN
     FROM pairs p CROSS JOIN LATERAL unnest(ctx.columns) AS c(name)
     WHERE p.old_j IS NOT NULL AND p.new_j IS NOT NULL
       AND (p.new_j -> c.name) IS DISTINCT FROM (p.old_j -> c.name)
-  )
+  ),
+  queued AS (
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
          CASE WHEN e.operation = 'field_update'
@@ -293,18 +316,29 @@ BEGIN
       -- An index lookup by (relation, key) per changed row, never a scan of
       -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
       -- hash join over all of them.
-      CROSS JOIN LATERAL (SELECT s.* FROM event.subscription s
+      -- The owner looked up inside it: a subquery as _owner_view's argument
+      -- would keep that function from being inlined.
+      CROSS JOIN LATERAL (SELECT s.*, (SELECT ses.owner_role FROM event.session ses
+                                       WHERE ses.id = s.session_id) AS owner_role
+                          FROM event.subscription s
                           WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
                             AND s.pk_values = c.key OFFSET 0) s
-      CROSS JOIN LATERAL event._owner_view(
-        (SELECT ses.owner_role FROM event.session ses WHERE ses.id = s.session_id), TG_RELID) v
+      CROSS JOIN LATERAL event._owner_view(s.owner_role, TG_RELID) v
       WHERE ctx.has_row_subscriptions AND v.visible AND c.operation <> 'row_insert'
         AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
         AND (c.operation = 'row_delete'
              OR (c.column_name <> ALL (v.hidden) AND (s.kind = 'row' OR s.column_name = c.column_name)))
     ) m
     OFFSET 0
-  ) e;
+  ) e
+  RETURNING session_id, id)
+  -- Per session, for the notifications and the pending cap (event._queued).
+  SELECT array_agg(ROW(b.session_id, b.ids, b.first_id, b.last_id)::event.queued_batch) INTO batches
+  FROM (SELECT q.session_id, array_agg(q.id) AS ids, min(q.id) AS first_id, max(q.id) AS last_id
+        FROM queued q GROUP BY q.session_id) b;
+  IF batches IS NOT NULL THEN
+    PERFORM event._queued(batches);
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -320,12 +354,14 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ctx record;
+  batches event.queued_batch[];
   tx bigint := pg_current_xact_id()::text::bigint;
 BEGIN
   SELECT * INTO ctx FROM event._capture_context(TG_RELID);
   IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
     RETURN NULL;
   END IF;
+  WITH queued AS (
   INSERT INTO event.queue (id, session_id, subscription_id, event)
   SELECT e.id, e.session_id, e.subscription_id,
          event._event_json(e.id, e.operation, e.kind, e.subscription_id, ctx.relation_id,
@@ -347,7 +383,15 @@ BEGIN
       ORDER BY 2, 3
     ) m
     OFFSET 0
-  ) e;
+  ) e
+  RETURNING session_id, id)
+  -- Per session, for the notifications and the pending cap (event._queued).
+  SELECT array_agg(ROW(b.session_id, b.ids, b.first_id, b.last_id)::event.queued_batch) INTO batches
+  FROM (SELECT q.session_id, array_agg(q.id) AS ids, min(q.id) AS first_id, max(q.id) AS last_id
+        FROM queued q GROUP BY q.session_id) b;
+  IF batches IS NOT NULL THEN
+    PERFORM event._queued(batches);
+  END IF;
   RETURN NULL;
 END
 $$;

@@ -1,5 +1,6 @@
 -- 006_event_triggers: capture triggers follow subscriptions onto tables,
--- and every new queue row wakes its session's listeners.
+-- and every new queue row wakes its session's listeners (event._queued,
+-- called by whoever inserts into event.queue).
 
 -- Install or remove the capture triggers of one table, so that a table has
 -- them exactly while it has subscriptions. Serialised per table by an
@@ -76,46 +77,47 @@ CREATE TRIGGER subscription_deleted AFTER DELETE ON event.subscription
 --   * {"operation": "batch", "first_id", "last_id", "count"} once per session
 --     for a statement that queued more than 100 events for it.
 -- Every payload is distinct (ids differ), so NOTIFY never merges two.
--- One pass over the new rows counts them per session; the rows themselves
--- are read again only when some session got 100 or fewer (a one-time
--- filter), so a bulk statement reads its transition table once, not three
--- times.
-CREATE FUNCTION event._notify_queued() RETURNS trigger
+--
+-- Whoever inserts into event.queue (capture, requeue) calls event._queued
+-- with what it inserted, per session, in the same statement's function; no
+-- trigger on event.queue. A statement trigger there needed a transition
+-- table: every event row copied a second time (spilled to disk past
+-- work_mem for a bulk statement) only to be counted per session, and a
+-- second trigger call with its own queries on every single-row write.
+-- The notifications for a statement's new queue rows. The events of a
+-- session with 100 or fewer are read back by key (index lookups of rows
+-- this transaction just wrote); larger batches are summarised unread.
+-- Replaced in 021_security_limits (pending cap, id-only payloads).
+CREATE FUNCTION event._queued(batches event.queued_batch[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
   PERFORM pg_notify(x.channel, x.payload)
   FROM (
-    WITH per_session AS MATERIALIZED (
-      SELECT b.session_id, count(*) AS n, min(b.id) AS first_id, max(b.id) AS last_id
-      FROM aqevent_queued b GROUP BY b.session_id
-    )
     SELECT q.session_id::text AS channel,
            CASE WHEN octet_length(q.event::text) < 7900 THEN q.event::text
                 ELSE jsonb_build_object('id', q.id, 'operation', q.event -> 'operation',
                                         'compact', true)::text END AS payload,
            q.id
-    FROM aqevent_queued q
-    WHERE (SELECT bool_or(p.n <= 100) FROM per_session p)
-      AND q.session_id IN (SELECT p.session_id FROM per_session p WHERE p.n <= 100)
+    FROM unnest(batches) b
+    CROSS JOIN LATERAL unnest(b.ids) i(id)
+    -- By key, one index lookup per event: OFFSET 0 keeps a generic plan
+    -- from hashing every queued event of the session instead.
+    CROSS JOIN LATERAL (SELECT q.id, q.session_id, q.event FROM event.queue q
+                        WHERE q.session_id = b.session_id AND q.id = i.id OFFSET 0) q
+    WHERE cardinality(b.ids) <= 100
     UNION ALL
-    SELECT p.session_id::text,
-           jsonb_build_object('operation', 'batch', 'first_id', p.first_id,
-                              'last_id', p.last_id, 'count', p.n)::text,
-           p.last_id
-    FROM per_session p WHERE p.n > 100
+    SELECT b.session_id::text,
+           jsonb_build_object('operation', 'batch', 'first_id', b.first_id,
+                              'last_id', b.last_id, 'count', cardinality(b.ids))::text,
+           b.last_id
+    FROM unnest(batches) b
+    WHERE cardinality(b.ids) > 100
     ORDER BY 3
   ) x;
-  RETURN NULL;
 END
 $$;
-
-CREATE TRIGGER queue_notify AFTER INSERT ON event.queue
-  REFERENCING NEW TABLE AS aqevent_queued
-  FOR EACH STATEMENT EXECUTE FUNCTION event._notify_queued();
 
 -- A dropped table takes its subscriptions with it: its oid may later name
 -- another table. Needs a superuser to install; skipped (with a notice)

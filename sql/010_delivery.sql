@@ -52,16 +52,26 @@ CREATE FUNCTION event._requeue_marked() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  batches event.queued_batch[];
 BEGIN
   WITH moved AS (
     DELETE FROM event.dead_letter d
     USING aqevent_marked m
     WHERE m.requeued_at IS NOT NULL AND d.session_id = m.session_id AND d.id = m.id
     RETURNING d.*
-  )
-  INSERT INTO event.queue (id, session_id, subscription_id, event, created_at, last_error)
-  SELECT m.id, m.session_id, m.subscription_id, m.event, m.created_at, m.last_error
-  FROM moved m ORDER BY m.session_id, m.id;
+  ), queued AS (
+    INSERT INTO event.queue (id, session_id, subscription_id, event, created_at, last_error)
+    SELECT m.id, m.session_id, m.subscription_id, m.event, m.created_at, m.last_error
+    FROM moved m ORDER BY m.session_id, m.id
+    RETURNING session_id, id)
+  -- Notified like captured events (006_event_triggers).
+  SELECT array_agg(ROW(b.session_id, b.ids, b.first_id, b.last_id)::event.queued_batch) INTO batches
+  FROM (SELECT q.session_id, array_agg(q.id) AS ids, min(q.id) AS first_id, max(q.id) AS last_id
+        FROM queued q GROUP BY q.session_id) b;
+  IF batches IS NOT NULL THEN
+    PERFORM event._queued(batches);
+  END IF;
   RETURN NULL;
 END
 $$;
