@@ -63,19 +63,21 @@ AS $$
      AND meta._is_column_id(j -> 'column_id')
 $$;
 
-CREATE DOMAIN meta.schema_id AS jsonb CHECK (VALUE IS NULL OR meta._is_schema_id(VALUE));
-CREATE DOMAIN meta.relation_id AS jsonb CHECK (VALUE IS NULL OR meta._is_relation_id(VALUE));
-CREATE DOMAIN meta.column_id AS jsonb CHECK (VALUE IS NULL OR meta._is_column_id(VALUE));
-CREATE DOMAIN meta.row_id AS jsonb CHECK (VALUE IS NULL OR meta._is_row_id(VALUE));
-CREATE DOMAIN meta.field_id AS jsonb CHECK (VALUE IS NULL OR meta._is_field_id(VALUE));
+-- No domain meta.schema_id: with a one-argument constructor of the same
+-- name, PostgreSQL would read meta.schema_id('public') as a cast of the
+-- literal to the type. A schema_id is plain jsonb, checked inside the others.
+CREATE DOMAIN meta.relation_id AS jsonb CHECK (VALUE IS NULL OR coalesce(meta._is_relation_id(VALUE), false));
+CREATE DOMAIN meta.column_id AS jsonb CHECK (VALUE IS NULL OR coalesce(meta._is_column_id(VALUE), false));
+CREATE DOMAIN meta.row_id AS jsonb CHECK (VALUE IS NULL OR coalesce(meta._is_row_id(VALUE), false));
+CREATE DOMAIN meta.field_id AS jsonb CHECK (VALUE IS NULL OR coalesce(meta._is_field_id(VALUE), false));
 
 -- Constructors. STRICT: a NULL part gives a NULL identifier, which every
 -- event.subscribe_* function rejects with a clear error.
 
-CREATE FUNCTION meta.schema_id(name text) RETURNS meta.schema_id
+CREATE FUNCTION meta.schema_id(name text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT jsonb_build_object('name', name)::meta.schema_id $$;
+AS $$ SELECT jsonb_build_object('name', name) $$;
 
 CREATE FUNCTION meta.relation_id(schema_name text, name text) RETURNS meta.relation_id
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

@@ -1,4 +1,6 @@
+import type { Command } from 'commander';
 import type pg from 'pg';
+import { Aqevent } from '../client.js';
 import { createPool, resolveConnection, type ResolvedConnection } from '../db/connect.js';
 
 /** Options every command accepts (see main.ts). */
@@ -10,6 +12,8 @@ export interface GlobalOptions {
 export interface CommandContext {
   connection: ResolvedConnection;
   pool: pg.Pool;
+  /** The library client on the same pool: commands are a thin shell over it. */
+  aq: Aqevent;
   json: boolean;
   close(): Promise<void>;
 }
@@ -18,10 +22,25 @@ export interface CommandContext {
 export async function openContext(options: GlobalOptions): Promise<CommandContext> {
   const connection = await resolveConnection({ connectionString: options.databaseUrl });
   const pool = createPool(connection, 4);
+  const aq = await Aqevent.connect({ pool });
   return {
     connection,
     pool,
+    aq,
     json: options.json ?? false,
-    close: () => pool.end(),
+    close: async () => {
+      await aq.close();
+      await pool.end();
+    },
   };
+}
+
+/** Opens a context for the command, runs body, always closes. */
+export async function withContext<T>(command: Command, body: (context: CommandContext) => Promise<T>): Promise<T> {
+  const context = await openContext(command.optsWithGlobals<GlobalOptions>());
+  try {
+    return await body(context);
+  } finally {
+    await context.close();
+  }
 }

@@ -1,7 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { AqeventError } from '../errors.js';
+import { UsageError } from './arguments.js';
+import { registerAck } from './commands/ack.js';
+import { registerBridge } from './commands/bridge.js';
+import { registerDead } from './commands/dead.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDrain } from './commands/drain.js';
+import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPurge } from './commands/purge.js';
+import { registerSession } from './commands/session.js';
+import { registerStats } from './commands/stats.js';
+import { registerSubscribe } from './commands/subscribe.js';
+import { registerTail } from './commands/tail.js';
+import { registerUnsubscribe } from './commands/unsubscribe.js';
 
 const ENVIRONMENT_HELP = `
 Environment:
@@ -9,37 +21,75 @@ Environment:
   PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD
                          standard libpq variables, used when DATABASE_URL is unset
   AQEVENT_DATA_DIR       data directory of the embedded PostgreSQL (used when none of the above is set)
-  AQEVENT_EMBEDDED_PORT  port of the embedded PostgreSQL (default 54329)`;
+  AQEVENT_EMBEDDED_PORT  port of the embedded PostgreSQL (default 54329)
+  NO_COLOR               no colours (colours are used only when stdout is a terminal)
+
+Exit codes: 0 success, 1 runtime error (database, connection, unknown session), 2 usage error.`;
+
+/** Exit code of a usage error: bad arguments, unknown command, missing argument (docs/cli-reference.md). */
+export const USAGE_EXIT = 2;
+
+/** The commands, in help order. One register function per file in commands/: add yours here. */
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerMigrate,
+  registerSession,
+  registerSubscribe,
+  registerUnsubscribe,
+  registerTail,
+  registerDrain,
+  registerAck,
+  registerDead,
+  registerStats,
+  registerBridge,
+  registerMaintain,
+  registerPurge,
+  registerDemo,
+];
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
 
 export function buildProgram(): Command {
   const program = new Command('aqevent')
     .description('durable change events for PostgreSQL')
     .option('--database-url <url>', 'PostgreSQL connection string (default: DATABASE_URL, PG*, else embedded)')
-    .option('--json', 'machine-readable output (NDJSON for streams)')
-    .showHelpAfterError()
+    .option('--json', 'machine-readable output (NDJSON for event streams)')
+    // Commander's own errors as one line, like ours; the help is one --help away.
+    .configureOutput({ outputError: (text, write) => write(`aqevent: ${text.replace(/^error: /, '').trimEnd()}\n`) })
     .exitOverride();
-  registerMigrate(program);
-  registerDemo(program);
-  for (const command of [program, ...program.commands]) {
+  for (const register of COMMANDS) register(program);
+  for (const command of allCommands(program)) {
     command.addHelpText('after', ENVIRONMENT_HELP);
     command.exitOverride();
+    command.configureOutput(program.configureOutput());
   }
   return program;
 }
 
+function sqlstateOf(error: unknown): string {
+  if (error instanceof AqeventError) return error.sqlstate ? ` [${error.sqlstate}]` : '';
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` [${code}]` : '';
+}
+
 /** Runs the CLI; owns the process: exit codes and one-line errors. */
 export async function main(argv: string[]): Promise<void> {
+  // `aqevent tail | head`: a closed pipe ends the output, not with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode;
+    if (error instanceof CommanderError && !(error instanceof UsageError)) {
+      // Already printed by commander. Help and version exit 0; everything else is a usage error.
+      process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
       return;
     }
-    const message = error instanceof Error ? error.message : String(error);
-    const sqlstate = error instanceof AqeventError && error.sqlstate ? ` [${error.sqlstate}]` : (error as { code?: unknown })?.code && typeof (error as { code?: unknown }).code === 'string' ? ` [${(error as { code: string }).code}]` : '';
-    console.error(`aqevent: ${message}${sqlstate}`);
-    process.exitCode = 1;
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    console.error(`aqevent: ${message}${sqlstateOf(error)}`);
+    process.exitCode = error instanceof UsageError ? USAGE_EXIT : 1;
   }
 }

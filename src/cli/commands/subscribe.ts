@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { Session } from '../../session.js';
+import { columnName, rowKey, sessionId, tableName, usage, UsageError } from '../arguments.js';
+import { withContext } from '../context.js';
+import { out, toJson } from '../format.js';
+
+type Subscribe = (session: Session) => Promise<string>;
+
+/** The grains: the arguments each takes after the session, and the call. */
+const GRAINS: Record<string, { args: string; parse(args: string[]): Subscribe }> = {
+  table: {
+    args: '<schema.table>',
+    parse([table]) {
+      const t = tableName(table!);
+      return (s) => s.subscribeTable(t);
+    },
+  },
+  row: {
+    args: '<schema.table> <pk>',
+    parse([table, key]) {
+      const [t, k] = [tableName(table!), rowKey(key!)];
+      return (s) => s.subscribeRow(t, k);
+    },
+  },
+  field: {
+    args: '<schema.table> <pk> <column>',
+    parse([table, key, column]) {
+      const [t, k, c] = [tableName(table!), rowKey(key!), columnName(column!)] as const;
+      return (s) => s.subscribeField(t, k, c);
+    },
+  },
+  column: {
+    args: '<schema.table> <column>',
+    parse([table, column]) {
+      const [t, c] = [tableName(table!), columnName(column!)];
+      return (s) => s.subscribeColumn(t, c);
+    },
+  },
+};
+
+const FORMS = Object.entries(GRAINS).map(([kind, g]) => `  aqevent subscribe <session> ${kind} ${g.args}`).join('\n');
+
+/** aqevent subscribe <session> table|row|field|column … */
+export function registerSubscribe(program: Command): void {
+  program
+    .command('subscribe')
+    .description('subscribe a session to a table, a row, a field or a column; prints the subscription id')
+    .argument('<session>', 'session id', sessionId)
+    .argument('<grain>', 'table, row, field or column')
+    .argument('<target...>', 'what to subscribe to, see the forms below')
+    .addHelpText('after', `
+Forms:
+${FORMS}
+
+<pk> is the primary key value. A composite key is its values in key order, separated by commas;
+put a value that contains a comma or a double quote in double quotes, doubling quotes inside:
+  7,1      "a,b",2      "say ""hi"""`)
+    .action(async (id: string, grain: string, target: string[], _options, command: Command) => {
+      const form = GRAINS[grain];
+      if (!form) throw new UsageError(`unknown grain "${grain}": expected table, row, field or column`);
+      const expected = form.args.split(' ').length;
+      if (target.length !== expected) throw new UsageError(`subscribe ${grain} takes ${form.args}, got ${target.length} argument(s)`);
+      const call = usage(() => form.parse(target));
+      await withContext(command, async ({ pool, json }) => {
+        const subscription = await call(new Session(pool, id));
+        out(json ? toJson({ id: subscription, sessionId: id, grain }) : subscription);
+      });
+    });
+}

@@ -1,0 +1,49 @@
+import pg from 'pg';
+
+export type QueuedEvent = Record<string, any> & { id: number; operation: string };
+
+/** The events in a session's inbox, oldest first. */
+export async function queued(pool: pg.Pool | pg.Client, sessionId: string): Promise<QueuedEvent[]> {
+  const { rows } = await pool.query<{ event: QueuedEvent }>(
+    'SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [sessionId]);
+  return rows.map((row) => row.event);
+}
+
+export async function newSession(pool: pg.Pool | pg.Client): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>('SELECT event.session_create() AS id');
+  return rows[0]!.id;
+}
+
+/** A compact, comparable summary: operation, key, payload. */
+export function summary(event: QueuedEvent): [string, unknown, unknown] {
+  return [event.operation, event.row_id?.pk_value ?? null, event.payload];
+}
+
+/** Collects NOTIFY payloads on a channel until `count` arrived (or the deadline). */
+export async function listen(url: string, channel: string): Promise<{
+  next(count: number, timeoutMs?: number): Promise<string[]>;
+  close(): Promise<void>;
+}> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const payloads: string[] = [];
+  const waiters: Array<() => void> = [];
+  client.on('notification', (message) => {
+    if (message.channel === channel) payloads.push(message.payload ?? '');
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  await client.query(`LISTEN "${channel}"`);
+  return {
+    async next(count: number, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (payloads.length < count && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        });
+      }
+      return payloads.splice(0, count);
+    },
+    close: () => client.end(),
+  };
+}
