@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bulk } from './scenarios/bulk.js';
 import { fanout } from './scenarios/fanout.js';
+import { latency } from './scenarios/latency.js';
 import { pending } from './scenarios/pending.js';
 import { singleRow } from './scenarios/single-row.js';
 import { subscriptionScale } from './scenarios/subscription-scale.js';
@@ -24,7 +25,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, ...pending];
+const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, latency, ...pending];
 
 function options(): { quick: boolean; only: Set<string> | null } {
   const { values } = parseArgs({
