@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bulk } from './scenarios/bulk.js';
+import { drain } from './scenarios/drain.js';
 import { fanout } from './scenarios/fanout.js';
 import { latency } from './scenarios/latency.js';
 import { pending } from './scenarios/pending.js';
@@ -25,7 +26,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, latency, ...pending];
+const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, drain, latency, ...pending];
 
 function options(): { quick: boolean; only: Set<string> | null } {
   const { values } = parseArgs({

@@ -37,7 +37,7 @@ function pendingScenario(name: string, title: string, keys: (keyof ResultKeys)[]
 }
 
 export const pending: Scenario[] = [
-  pendingScenario('drain', 'Drain (part 5)', ['drain_events_per_s', 'pgboss_events_per_s', 'drain_vs_pgboss_ratio'], '>= 2x pg-boss'),
+  // pendingScenario('drain', 'Drain (part 5)', ['drain_events_per_s', 'pgboss_events_per_s', 'drain_vs_pgboss_ratio'], '>= 2x pg-boss'),
   // pendingScenario('latency', 'Latency (part 6)', ['latency_p50_ms', 'latency_p99_ms'], 'p50 <= 2 ms, p99 <= 10 ms'),
   pendingScenario('memory', 'Memory and bloat (part 7)', ['consumer_rss_mb', 'queue_bytes_after_1m'], 'RSS < 200 MB; report size'),
 ];
