@@ -1,5 +1,5 @@
 /**
- * Starts bench/fixtures/consumer.ts in a child process and speaks its
+ * Starts bench/fixtures/consumer.mjs (on the built library, dist/) in a child process and speaks its
  * line protocol: waits for "ready" and "done", and measures the offset of
  * the child's clock against ours (both are performance.timeOrigin +
  * performance.now(), wall time; the offset is checked, not assumed zero).
@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'consumer.ts');
+const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'consumer.mjs');
 
 export const wallNow = () => performance.timeOrigin + performance.now();
 
@@ -22,7 +22,7 @@ export interface ConsumerDone {
   receipts: number[];
 }
 
-type Message = { type: 'ready' } | { type: 'pong'; t: number } | ({ type: 'done' } & ConsumerDone);
+type Message = { type: 'ready'; rssMb: number } | { type: 'pong'; t: number } | ({ type: 'done' } & ConsumerDone);
 
 export class ConsumerProcess {
   private readonly child: ChildProcess;
@@ -32,7 +32,7 @@ export class ConsumerProcess {
   private exited: Error | undefined;
 
   constructor(config: pg.ClientConfig, sessionId: string, batchSize: number, record: boolean) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, sessionId, String(batchSize), record ? '1' : '0'], {
+    this.child = spawn(process.execPath, [SCRIPT, sessionId, String(batchSize), record ? '1' : '0'], {
       env: { ...process.env, AQEVENT_BENCH_CLIENT: JSON.stringify(config) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -66,9 +66,9 @@ export class ConsumerProcess {
     });
   }
 
-  /** Resolves once the child received the warm-up event (row id 0). */
-  ready(timeoutMs = 60_000): Promise<unknown> {
-    return this.next('ready', timeoutMs);
+  /** Resolves once the child received the warm-up event (row id 0), with its resident memory then. */
+  async ready(timeoutMs = 60_000): Promise<{ rssMb: number }> {
+    return (await this.next('ready', timeoutMs)) as { rssMb: number };
   }
 
   /** Child clock minus ours, in ms: from the ping with the shortest round trip of `pings`. */

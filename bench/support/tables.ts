@@ -55,7 +55,7 @@ export async function subscribedSession(pool: pg.Pool, name: string): Promise<st
   return rows[0]!.id;
 }
 
-/** One row with this id (0: the consumers' warm-up, < 0: their sentinel; see bench/fixtures/consumer.ts). */
+/** One row with this id (0: the consumers' warm-up, < 0: their sentinel; see bench/fixtures/consumer.mjs). */
 export async function insertMarker(pool: pg.Pool, name: string, id: number): Promise<void> {
   await pool.query(INSERT_ONE_SQL(name), [id]);
 }

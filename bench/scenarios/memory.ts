@@ -1,0 +1,93 @@
+/**
+ * Issue #6 part 7: memory and bloat. A consumer in its own process drains
+ * 1,000,000 events with session.events() (auto ack, default batch size of
+ * 100) while they are produced: INSERT … SELECT of 100,000 rows into a
+ * subscribed table, ten times. The consumer samples its resident memory
+ * (every 50 ms and every 1,000 events) and reports the largest.
+ *
+ * Then event.queue's size on disk after the million were produced and
+ * acknowledged (queueSize(), event.queue_size(): table, indexes and TOAST),
+ * as the server left it, its largest size seen during the run (sampled every
+ * second), and after one maintain({ vacuum: true }) pass — with whether
+ * autovacuum was on, which decides whether anything reclaims space meanwhile.
+ */
+import { maintain, queueSize } from '../../src/maintenance/operations.js';
+import { ConsumerProcess } from '../support/consumer-process.js';
+import { fmt, type ScenarioOutcome } from '../support/results.js';
+import type { BenchContext, Scenario } from '../support/scenario.js';
+import { createItemTable, insertMarker, insertRowsSql, subscribedSession } from '../support/tables.js';
+import { timeMs } from '../support/timing.js';
+
+const RSS_TARGET_MB = 200;
+const TABLE = 'memory_items';
+
+const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MB`;
+
+export const memory: Scenario = {
+  name: 'memory',
+  title: 'Memory and bloat (consumer draining 1,000,000 events)',
+  async run(ctx: BenchContext): Promise<ScenarioOutcome> {
+    const { pool } = ctx.db;
+    const events = ctx.quick ? 20_000 : 1_000_000;
+    const chunk = ctx.quick ? 10_000 : 100_000;
+    const { rows: [settings] } = await pool.query<{ autovacuum: string; naptime: string }>(
+      "SELECT current_setting('autovacuum') AS autovacuum, current_setting('autovacuum_naptime') AS naptime");
+    await createItemTable(pool, TABLE);
+    await pool.query('TRUNCATE event.queue');
+    const sessionId = await subscribedSession(pool, TABLE);
+    const consumer = new ConsumerProcess(ctx.db.clientConfig, sessionId, 100, false);
+    let peakBytes = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peakBytes = Math.max(peakBytes, (await queueSize(pool)).totalBytes);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    })();
+    try {
+      await insertMarker(pool, TABLE, 0);
+      const idle = await consumer.ready();
+      const started = Date.now();
+      const produceMs = await timeMs(async () => {
+        for (let first = 1; first <= events; first += chunk) await pool.query(insertRowsSql(TABLE, first, chunk));
+      });
+      await insertMarker(pool, TABLE, -1);
+      const done = await consumer.done(20 * 60_000);
+      const totalSeconds = (Date.now() - started) / 1000;
+      if (done.received !== events) throw new Error(`memory: consumer received ${done.received} of ${events} events`);
+      sampling = false;
+      await sampler;
+      const after = await queueSize(pool);
+      peakBytes = Math.max(peakBytes, after.totalBytes);
+      const pass = await maintain(pool, { vacuum: true });
+      const vacuumed = await queueSize(pool);
+      ctx.log(`memory: ${events} events produced in ${fmt(produceMs / 1000, 1)} s, drained in ${fmt(done.seconds, 1)} s ` +
+              `(${fmt(events / done.seconds, 0)}/s); consumer RSS max ${fmt(done.maxRssMb, 1)} MB (idle ${fmt(idle.rssMb, 1)} MB); ` +
+              `queue ${mb(after.totalBytes)} after, peak ${mb(peakBytes)}, ${mb(vacuumed.totalBytes)} after VACUUM; autovacuum ${settings!.autovacuum}`);
+      const n = events.toLocaleString('en-US');
+      return {
+        rows: [
+          { scenario: 'memory', measure: `consumer RSS draining ${n} events (session.events(), batch 100), MB (idle at start / max)`,
+            baseline: fmt(idle.rssMb, 1), subject: fmt(done.maxRssMb, 1), value: fmt(done.maxRssMb, 1),
+            target: `< ${RSS_TARGET_MB} MB`, met: done.maxRssMb < RSS_TARGET_MB },
+          { scenario: 'memory', measure: `event.queue on disk after ${n} produced and acked (autovacuum ${settings!.autovacuum}; peak during run)`,
+            baseline: mb(peakBytes), subject: mb(after.totalBytes), value: mb(after.totalBytes), target: 'report', met: null },
+          { scenario: 'memory', measure: 'event.queue on disk after maintain({ vacuum: true })',
+            baseline: mb(after.totalBytes), subject: mb(vacuumed.totalBytes), value: mb(vacuumed.totalBytes), target: 'report', met: null },
+        ],
+        results: { consumer_rss_mb: done.maxRssMb, queue_bytes_after_1m: after.totalBytes },
+        details: {
+          events, chunk, produce_s: produceMs / 1000, drain_s: done.seconds, total_s: totalSeconds,
+          drain_events_per_s: events / done.seconds, consumer_idle_rss_mb: idle.rssMb, consumer_max_rss_mb: done.maxRssMb,
+          autovacuum: settings!.autovacuum, autovacuum_naptime: settings!.naptime,
+          queue_peak_bytes: peakBytes, queue_after: after, maintain: pass, queue_after_vacuum: vacuumed,
+        },
+      };
+    } finally {
+      sampling = false;
+      await sampler.catch(() => {});
+      consumer.kill();
+      await pool.query('TRUNCATE event.queue');
+    }
+  },
+};
