@@ -14,8 +14,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bulk } from './scenarios/bulk.js';
+import { drain } from './scenarios/drain.js';
 import { fanout } from './scenarios/fanout.js';
-import { pending } from './scenarios/pending.js';
+import { latency } from './scenarios/latency.js';
+import { memory } from './scenarios/memory.js';
 import { singleRow } from './scenarios/single-row.js';
 import { subscriptionScale } from './scenarios/subscription-scale.js';
 import { createBenchDatabase } from './support/database.js';
@@ -24,7 +26,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, ...pending];
+const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, drain, latency, memory];
 
 function options(): { quick: boolean; only: Set<string> | null } {
   const { values } = parseArgs({

@@ -13,6 +13,8 @@ export interface BenchDatabase {
   description: string;
   /** A pool on the bench database, as the admin role. */
   pool: pg.Pool;
+  /** How to connect to the bench database (for pg-boss and child processes; PG* come from the environment). */
+  clientConfig: pg.ClientConfig;
   /** A new, unpooled client on the bench database (one per writer). */
   client(): Promise<pg.Client>;
   drop(): Promise<void>;
@@ -53,6 +55,7 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     name,
     description: resolved.description,
     pool,
+    clientConfig: config,
     async client() {
       const client = new pg.Client(config);
       client.on('error', () => {});

@@ -46,3 +46,16 @@ export async function subscribeSessions(pool: pg.Pool, name: string, sessions: n
 export async function resetQueue(pool: pg.Pool): Promise<void> {
   await pool.query('TRUNCATE event.queue');
 }
+
+/** A new session with a table subscription to bench.<name>; returns the session id. */
+export async function subscribedSession(pool: pg.Pool, name: string): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH s AS MATERIALIZED (SELECT event.session_create() AS id)
+     SELECT s.id FROM s, LATERAL event.subscribe_table(s.id, meta.relation_id('bench', $1)) AS sub`, [name]);
+  return rows[0]!.id;
+}
+
+/** One row with this id (0: the consumers' warm-up, < 0: their sentinel; see bench/fixtures/consumer.mjs). */
+export async function insertMarker(pool: pg.Pool, name: string, id: number): Promise<void> {
+  await pool.query(INSERT_ONE_SQL(name), [id]);
+}
