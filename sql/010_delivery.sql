@@ -98,6 +98,9 @@ CREATE FUNCTION event.fetch_events(session_id uuid, max_events integer, lease in
 RETURNS TABLE (id bigint, attempts integer, event jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Plan with the queue's current size: a plan cached while the queue was small
+-- (or never analysed) can turn a fetch into a scan of a large backlog.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
   ses event.session := event._require_session(session_id);
@@ -168,6 +171,9 @@ $$;
 CREATE FUNCTION event.ack(session_id uuid, ids bigint[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Plan with the queue's current size: a plan cached while the queue was small
+-- (or never analysed) can turn a fetch into a scan of a large backlog.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
   done integer;
