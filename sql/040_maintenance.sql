@@ -110,6 +110,19 @@ BEGIN
 END
 $$;
 
+-- The age argument of the purge functions: zero or positive.
+CREATE FUNCTION event._require_age(older_than interval) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF older_than IS NULL OR older_than < interval '0' THEN
+    RAISE EXCEPTION 'older_than must be zero or a positive interval, not %', coalesce(older_than::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END
+$$;
+
 -- Dead letters that died more than older_than before now are deleted for
 -- good. Returns how many.
 CREATE FUNCTION event.purge_dead_letters(older_than interval, now timestamptz DEFAULT now())
@@ -120,10 +133,7 @@ AS $$
 DECLARE
   purged bigint;
 BEGIN
-  IF older_than IS NULL OR older_than < interval '0' THEN
-    RAISE EXCEPTION 'older_than must be zero or a positive interval, not %', coalesce(older_than::text, 'NULL')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM event._require_age(older_than);
   DELETE FROM event.dead_letter d
    WHERE d.died_at < purge_dead_letters.now - older_than AND d.requeued_at IS NULL;
   GET DIAGNOSTICS purged = ROW_COUNT;
@@ -142,10 +152,7 @@ AS $$
 DECLARE
   purged bigint;
 BEGIN
-  IF older_than IS NULL OR older_than < interval '0' THEN
-    RAISE EXCEPTION 'older_than must be zero or a positive interval, not %', coalesce(older_than::text, 'NULL')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM event._require_age(older_than);
   DELETE FROM event.queue q WHERE q.created_at < purge_pending.now - older_than;
   GET DIAGNOSTICS purged = ROW_COUNT;
   RETURN purged;

@@ -2,30 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Aqevent } from '../src/client.js';
 import { AqeventError } from '../src/errors.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { createRoles, endRoles, type TestRole } from './support/roles.js';
+import type { TestDatabase } from './support/database.js';
+import type { TestRole } from './support/roles.js';
+import { type TwoUsers, twoUsersWithOrders } from './support/two-users.js';
 
+let fixture: TwoUsers;
 let db: TestDatabase;
-let roles: Record<'alice' | 'bob', TestRole>;
-const clients: Aqevent[] = [];
+let roles: TwoUsers['roles'];
 before(async () => {
-  db = await createTestDatabase();
-  roles = await createRoles(db, ['alice', 'bob']);
-  await db.pool.query(`GRANT aqevent_user TO ${roles.alice.sql}, ${roles.bob.sql};
-    CREATE TABLE public.orders (id int PRIMARY KEY, total int);
-    GRANT SELECT ON public.orders TO ${roles.alice.sql}, ${roles.bob.sql}`);
+  fixture = await twoUsersWithOrders('int');
+  ({ db, roles } = fixture);
 });
-after(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await endRoles(roles);
-  await db.drop();
-});
+after(() => fixture?.close());
 
-async function connect(role: TestRole): Promise<Aqevent> {
-  const client = await Aqevent.connect({ pool: role.pool });
-  clients.push(client);
-  return client;
-}
+const connect = (role: TestRole): Promise<Aqevent> => fixture.connect(role);
 
 test('an ordinary aqevent_user runs the whole delivery cycle on its own session', async () => {
   const aq = await connect(roles.alice);

@@ -5,30 +5,20 @@ import { Aqevent } from '../src/client.js';
 import { AqeventError } from '../src/errors.js';
 import { storedText } from '../src/events/schema.js';
 import { runCli } from './support/cli.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { createRoles, endRoles, type TestRole } from './support/roles.js';
+import type { TestDatabase } from './support/database.js';
+import type { TestRole } from './support/roles.js';
+import { type TwoUsers, twoUsersWithOrders } from './support/two-users.js';
 
+let fixture: TwoUsers;
 let db: TestDatabase;
-let roles: Record<'alice' | 'bob', TestRole>;
-const clients: Aqevent[] = [];
+let roles: TwoUsers['roles'];
 before(async () => {
-  db = await createTestDatabase();
-  roles = await createRoles(db, ['alice', 'bob']);
-  await db.pool.query(`GRANT aqevent_user TO ${roles.alice.sql}, ${roles.bob.sql};
-    CREATE TABLE public.orders (id int PRIMARY KEY, total bigint);
-    GRANT SELECT ON public.orders TO ${roles.alice.sql}, ${roles.bob.sql}`);
+  fixture = await twoUsersWithOrders('bigint');
+  ({ db, roles } = fixture);
 });
-after(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await endRoles(roles);
-  await db.drop();
-});
+after(() => fixture?.close());
 
-async function connect(role: TestRole): Promise<Aqevent> {
-  const client = await Aqevent.connect({ pool: role.pool });
-  clients.push(client);
-  return client;
-}
+const connect = (role: TestRole): Promise<Aqevent> => fixture.connect(role);
 
 
 test('peek reads in id order, pages with after, takes no lease and counts no attempt; others cannot peek', async () => {
