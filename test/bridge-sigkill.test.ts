@@ -18,7 +18,7 @@ const EVENTS = 2000;
 const QUEUE = 'moved-events';
 
 async function where(sessionId: string): Promise<{ inSession: Set<string>; inBoss: string[] }> {
-  const session = await db.pool.query<{ id: string }>("SELECT event->>'id' AS id FROM event.queue WHERE session_id = $1", [sessionId]);
+  const session = await db.pool.query<{ id: string }>("SELECT event->>'id' AS id FROM event.pending_event WHERE session_id = $1", [sessionId]);
   const installed = (await db.pool.query("SELECT to_regclass('pgboss.job') IS NOT NULL AS ok")).rows[0].ok;
   const boss = installed
     ? await db.pool.query<{ id: string }>("SELECT data->>'id' AS id FROM pgboss.job WHERE name = $1", [QUEUE])

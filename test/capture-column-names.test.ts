@@ -21,7 +21,7 @@ test('a table with columns named n and o gets whole-row payloads and field updat
   await db.pool.query('DELETE FROM public.counts WHERE id = 1');
   const { rows } = await db.pool.query<{ operation: string; payload: unknown; old_payload: unknown }>(
     `SELECT event ->> 'operation' AS operation, event -> 'payload' AS payload, event -> 'old_payload' AS old_payload
-     FROM event.queue ORDER BY id`);
+     FROM event.pending_event ORDER BY id`);
   assert.deepEqual(rows, [
     { operation: 'row_insert', payload: { id: 1, n: 10, o: 'a' }, old_payload: null },
     { operation: 'field_update', payload: { n: 11 }, old_payload: { n: 10 } },

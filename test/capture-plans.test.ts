@@ -38,7 +38,7 @@ test('single-row writes on a table with 1,000 row subscriptions never scan event
     const { rows } = await client.query<{ seq_scan: string; idx_scan: string }>(
       `SELECT seq_scan, idx_scan FROM pg_stat_xact_all_tables WHERE relid = 'event.subscription'::regclass`);
     const queued = await client.query<{ operation: string; n: number }>(
-      `SELECT event ->> 'operation' AS operation, count(*)::int AS n FROM event.queue GROUP BY 1 ORDER BY 1`);
+      `SELECT event ->> 'operation' AS operation, count(*)::int AS n FROM event.pending_event GROUP BY 1 ORDER BY 1`);
     await client.query('ROLLBACK');
     assert.equal(Number(rows[0]!.seq_scan), 0, 'no sequential scan of event.subscription');
     assert.ok(Number(rows[0]!.idx_scan) > 0, 'subscriptions were looked up by index');

@@ -24,7 +24,7 @@ test('every value of a row_insert and field_update reconstructs the row exactly'
   await db.pool.query(`INSERT INTO typed VALUES ${ROW}`);
   await db.pool.query("UPDATE typed SET n = n + 1, ts = ts + interval '1 microsecond', raw = '\\xdeadbeef'");
   const { rows } = await db.pool.query(`
-    WITH e AS (SELECT id, event FROM event.queue WHERE session_id = $1)
+    WITH e AS (SELECT id, event FROM event.pending_event WHERE session_id = $1)
     SELECT
       (SELECT jsonb_populate_record(NULL::typed, event -> 'payload') FROM e WHERE event ->> 'operation' = 'row_insert')
         IS NOT DISTINCT FROM (SELECT t FROM (VALUES ${ROW}) AS v, LATERAL (SELECT v::text::typed) AS x(t)) AS insert_exact,
@@ -39,7 +39,7 @@ test('every value of a row_insert and field_update reconstructs the row exactly'
 
 test('numbers keep every digit in the event text', async () => {
   const { rows } = await db.pool.query(`SELECT event -> 'payload' ->> 'b' AS b, event -> 'payload' ->> 'n' AS n
-    FROM event.queue WHERE session_id = $1 AND event ->> 'operation' = 'row_insert'`, [session]);
+    FROM event.pending_event WHERE session_id = $1 AND event ->> 'operation' = 'row_insert'`, [session]);
   assert.equal(rows[0].b, '9223372036854775807');
   assert.equal(rows[0].n, '12345678901234567890.123456789012345678');
 });

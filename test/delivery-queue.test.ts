@@ -213,7 +213,7 @@ test("events({ ack: 'manual' }): nothing is acknowledged for you", async () => {
     if (seen.length === 3) break;
   }
   const { rows } = await db.pool.query<{ id: number; leased: boolean }>(
-    "SELECT (event -> 'payload' ->> 'id')::int AS id, visible_at > now() AS leased FROM event.queue WHERE session_id = $1 ORDER BY id",
+    "SELECT (event -> 'payload' ->> 'id')::int AS id, visible_at > now() AS leased FROM event.pending_event WHERE session_id = $1 ORDER BY id",
     [session.id]);
   assert.deepEqual(rows, [{ id: 1, leased: true }, { id: 3, leased: true }], 'unacknowledged events stay leased');
 });

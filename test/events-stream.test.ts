@@ -72,7 +72,7 @@ test('backlog then live: events committed between the backlog drain and the wait
   assert.equal(ids.at(-1), 1002);
   assert.equal(new Set(ids).size, ids.length, 'no duplicates');
   const { rows } = await db.pool.query(
-    'SELECT (event ->> \'id\')::bigint AS id, visible_at <= now() AS visible FROM event.queue WHERE session_id = $1', [session.id]);
+    'SELECT (event ->> \'id\')::bigint AS id, visible_at <= now() AS visible FROM event.pending_event WHERE session_id = $1', [session.id]);
   assert.deepEqual(rows, [{ id: seen.at(-1)!.id, visible: true }],
     'auto-ack acknowledged all but the event the loop left on, which is back in the queue');
 });
@@ -200,7 +200,7 @@ test('batches: nack and ack a whole batch; unsettled batches are acked on advanc
   assert.deepEqual(seen.map((b) => b.ids), [range(1, 10), range(1, 10), range(11, 20), range(21, 30)]);
   assert.deepEqual(seen[1]!.attempts, Array(10).fill(2), 'the nacked batch came back');
   const { rows } = await db.pool.query<{ id: number }>(
-    "SELECT (event -> 'payload' ->> 'id')::int AS id FROM event.queue WHERE session_id = $1 AND (visible_at IS NULL OR visible_at <= now()) ORDER BY id",
+    "SELECT (event -> 'payload' ->> 'id')::int AS id FROM event.pending_event WHERE session_id = $1 AND (visible_at IS NULL OR visible_at <= now()) ORDER BY id",
     [session.id]);
   assert.deepEqual(rows.map((r) => r.id), range(21, 35),
     'batch 3 was acked on advance; the batch the loop left is deliverable again, before the never fetched 31..35');

@@ -197,7 +197,7 @@ test('subscribing needs the owner\'s SELECT right on the table or the column', a
   await o.query("SELECT event.subscribe_field($1, meta.field_id('public', 'cols', 'id', '1', 'visible'))", [own]);
   await r.writer.pool.query("INSERT INTO public.cols VALUES (1, 'v', 'h')");
   await r.writer.pool.query("UPDATE public.cols SET visible = 'v2', hidden = 'h2' WHERE id = 1");
-  const events = await o.query(`SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id`, [own]);
+  const events = await o.query(`SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id`, [own]);
   const text = JSON.stringify(events.rows);
   assert.doesNotMatch(text, /"h2?"/, 'the hidden column never appears');
   assert.deepEqual(events.rows.map((e) => [e.event.operation, Object.keys(e.event.payload ?? {})]), [
@@ -213,7 +213,7 @@ test('events carry only what the owner may read now; a revoked privilege stops t
   const own = (await one<{ id: string }>(o, 'SELECT event.session_create() AS id')).id;
   await o.query(`SELECT event.subscribe_table($1, ${relation('items')})`, [own]);
   await o.query("SELECT event.subscribe_row($1, meta.row_id('public', 'items', 'id', '2'))", [own]);
-  const events = async () => (await o.query('SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [own])).rows
+  const events = async () => (await o.query('SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id', [own])).rows
     .map((row) => row.event as { operation: string; subscription_type: string; payload: Record<string, unknown> | null });
   try {
     await db.pool.query(`REVOKE SELECT ON public.items FROM ${r.owner.sql}; GRANT SELECT (id, name) ON public.items TO ${r.owner.sql}`);
@@ -272,7 +272,7 @@ test('a writer with no privilege on the event schema writes, and its events are 
   } finally {
     client.release();
   }
-  const after = await r.owner.pool.query('SELECT event->>\'operation\' AS op FROM event.queue WHERE session_id = $1 ORDER BY id', [session]);
+  const after = await r.owner.pool.query('SELECT event->>\'operation\' AS op FROM event.pending_event WHERE session_id = $1 ORDER BY id', [session]);
   assert.deepEqual(after.rows.slice(before).map((row) => row.op), ['row_insert', 'field_update', 'row_delete']);
   assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.queue')), '42501', 'but cannot read events');
 });

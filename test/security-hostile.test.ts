@@ -68,7 +68,7 @@ test('identifiers with quotes, semicolons, dollar quotes, spaces, unicode and re
   await r.writer.pool.query(`UPDATE ${t} SET ${quoteIdent(COLUMN)} = $1`, ["'); SELECT pg_sleep(10); --"]);
   await r.writer.pool.query(`DELETE FROM ${t}`);
   await r.writer.pool.query(`TRUNCATE ${t}`);
-  const { rows } = await o.query('SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [session]);
+  const { rows } = await o.query('SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id', [session]);
   const events = rows.map((row) => row.event);
   assert.deepEqual(events.map((e) => `${e.operation}/${e.subscription_type}`).sort(), [
     'row_insert/table', 'row_insert/column',
@@ -182,7 +182,7 @@ test('functions and operators in public that shadow what the module calls never 
     // (the test's own queries use ordinary pools: their '=' would be the attacker's)
     const { rows } = await r.owner.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [session]);
     assert.equal(rows[0].n, 16);
-    const first = await r.owner.pool.query('SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id LIMIT 1', [session]);
+    const first = await r.owner.pool.query('SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id LIMIT 1', [session]);
     assert.deepEqual(first.rows[0].event.payload, { id: 1, v: 'a' }, 'built by the real functions');
     await owner.query('SELECT event.session_delete($1)', [session]);
     assert.deepEqual(await pwned(), [], 'no shadowing object ran');
@@ -221,7 +221,7 @@ test('a cast to JSON owned by an untrusted role can never run inside capture', a
     CREATE CAST (attacker.tone AS json) WITH FUNCTION attacker.tone_json(attacker.tone)`).catch((e) => e);
   assert.equal(late.code, '42501', 'creating the cast afterwards is refused');
   await a.query("INSERT INTO attacker.calm VALUES (1, 'x', 'low')");
-  const events = await a.query('SELECT event FROM event.queue WHERE session_id = $1', [session]);
+  const events = await a.query('SELECT event FROM event.pending_event WHERE session_id = $1', [session]);
   assert.deepEqual(events.rows[0].event.payload, { id: 1, v: 'x', t: 'low' });
   assert.deepEqual(await pwned(), []);
 

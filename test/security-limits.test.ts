@@ -18,7 +18,7 @@ async function newSession(): Promise<string> {
 
 async function queued(session: string): Promise<{ id: string; operation: string }[]> {
   const { rows } = await r.owner.pool.query(
-    "SELECT id, event->>'operation' AS operation FROM event.queue WHERE session_id = $1 ORDER BY id", [session]);
+    "SELECT id, event->>'operation' AS operation FROM event.pending_event WHERE session_id = $1 ORDER BY id", [session]);
   return rows;
 }
 

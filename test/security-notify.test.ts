@@ -65,9 +65,9 @@ test("in 'id' mode notifications carry only the event id and operation; the data
   assert.deepEqual(Object.keys(batch).sort(), ['count', 'first_id', 'last_id', 'operation']);
   assert.doesNotMatch(JSON.stringify(heard), /classified|bulk/);
   const mine = await eventually(async () => own.find((n) => n.operation === 'row_insert'), 'the owner\'s notification');
-  const { rows } = await r.owner.pool.query('SELECT event FROM event.queue WHERE session_id = $1 AND id = $2', [session, mine.id]);
+  const { rows } = await r.owner.pool.query('SELECT event FROM event.pending_event WHERE session_id = $1 AND id = $2', [session, mine.id]);
   assert.equal(rows[0].event.payload.body, 'classified');
-  assert.equal(await sqlstateOf(r.eavesdropper.pool.query('SELECT event FROM event.queue WHERE id = $1', [single.id])), '42501');
+  assert.equal(await sqlstateOf(r.eavesdropper.pool.query('SELECT event FROM event.pending_event WHERE id = $1', [single.id])), '42501');
 });
 
 test('notify_payload accepts only full or id', async () => {

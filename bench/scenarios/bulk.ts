@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { fmt, fmtMs, type ResultRow, type ScenarioOutcome } from '../support/results.js';
 import type { BenchContext, Scenario } from '../support/scenario.js';
-import { createItemTable, insertRowsSql, resetQueue, subscribeSessions } from '../support/tables.js';
+import { createItemTable, insertRowsSql, QUEUE_STORAGE_COLUMNS, resetQueue, subscribeSessions } from '../support/tables.js';
 import { median, timeMs } from '../support/timing.js';
 
 const TARGETS = { insert: 2.5, update: 3, delete: 2.5 } as const;
@@ -35,15 +35,16 @@ async function setup(pool: pg.Pool): Promise<void> {
 async function floorRuns(pool: pg.Pool, first: boolean): Promise<{ floor: number; withNotify: number }> {
   if (first) {
     await pool.query(`CREATE TABLE bench.floor_events AS
-                      SELECT id, session_id, subscription_id, event FROM event.queue
-                      WHERE event ->> 'operation' = 'row_insert'`);
+                      SELECT ${QUEUE_STORAGE_COLUMNS} FROM event.queue
+                      WHERE operation = 'row_insert'`);
   }
   await pool.query('TRUNCATE bench.queue_floor');
-  const floor = await timeMs(() => pool.query(`INSERT INTO bench.queue_floor (id, session_id, subscription_id, event)
-                                              SELECT * FROM bench.floor_events`));
+  const floor = await timeMs(() => pool.query(`INSERT INTO bench.queue_floor (${QUEUE_STORAGE_COLUMNS})
+                                              SELECT ${QUEUE_STORAGE_COLUMNS} FROM bench.floor_events`));
   // Another session id, so the rows do not collide with the real events.
-  const withNotify = await timeMs(() => pool.query(`INSERT INTO event.queue (id, session_id, subscription_id, event)
-                                                   SELECT id, $1, subscription_id, event FROM bench.floor_events`,
+  const withNotify = await timeMs(() => pool.query(`INSERT INTO event.queue (${QUEUE_STORAGE_COLUMNS})
+                                                   SELECT ${QUEUE_STORAGE_COLUMNS.replace('session_id', '$1')}
+                                                   FROM bench.floor_events`,
                                                    [randomUUID()]));
   return { floor, withNotify };
 }

@@ -46,7 +46,7 @@ export const drain: Scenario = {
     };
     await loadAqevent();
     // The jobs carry the same JSON as the events.
-    await pool.query('CREATE TABLE bench.drain_sample AS SELECT id, event FROM event.queue');
+    await pool.query('CREATE TABLE bench.drain_sample AS SELECT id, event FROM event.pending_event');
 
     const boss = new PgBoss({ ...ctx.db.clientConfig, schema: 'pgboss', max: 4, supervise: false, schedule: false } as PgBoss.ConstructorOptions);
     boss.on('error', (error) => ctx.log(`pg-boss: ${String(error)}`));

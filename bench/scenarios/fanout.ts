@@ -12,7 +12,7 @@
  */
 import { fmt, fmtMs, type ResultRow, type ScenarioOutcome } from '../support/results.js';
 import type { BenchContext, Scenario } from '../support/scenario.js';
-import { createItemTable, insertRowsSql, resetQueue, subscribeSessions } from '../support/tables.js';
+import { createItemTable, insertRowsSql, QUEUE_STORAGE_COLUMNS, resetQueue, subscribeSessions } from '../support/tables.js';
 import type pg from 'pg';
 import { interleaved, median, timeMs } from '../support/timing.js';
 
@@ -23,8 +23,8 @@ const FLAT = 1.25;
 async function floorNs(pool: pg.Pool, sessions: number): Promise<number> {
   await pool.query('TRUNCATE bench.fan_floor');
   const ms = await timeMs(() => pool.query(
-    `INSERT INTO bench.fan_floor (id, session_id, subscription_id, event)
-     SELECT e.id, md5(k::text)::uuid, e.subscription_id, e.event
+    `INSERT INTO bench.fan_floor (${QUEUE_STORAGE_COLUMNS})
+     SELECT ${QUEUE_STORAGE_COLUMNS.replace('session_id', 'md5(k::text)::uuid')}
      FROM bench.fan_sample e CROSS JOIN generate_series(1, $1) AS k`, [sessions]));
   const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bench.fan_sample');
   await pool.query('TRUNCATE bench.fan_floor');
@@ -56,7 +56,7 @@ export const fanout: Scenario = {
       const r = await interleaved(runs, run('fan_plain'), run(table));
       if (sessions === 1) {
         await run(table)(); // its events are the floor's sample
-        await pool.query('CREATE TABLE bench.fan_sample AS SELECT id, session_id, subscription_id, event FROM event.queue');
+        await pool.query(`CREATE TABLE bench.fan_sample AS SELECT ${QUEUE_STORAGE_COLUMNS} FROM event.queue`);
         await pool.query('CREATE TABLE bench.fan_floor (LIKE event.queue INCLUDING ALL)');
       }
       const floor = await floorNs(pool, sessions);

@@ -59,3 +59,14 @@ export async function subscribedSession(pool: pg.Pool, name: string): Promise<st
 export async function insertMarker(pool: pg.Pool, name: string, id: number): Promise<void> {
   await pool.query(INSERT_ONE_SQL(name), [id]);
 }
+
+/**
+ * The columns a captured event is stored in (sql/050_queue_compact_storage):
+ * what the floor measurements copy, so that they write the same rows capture
+ * writes.
+ */
+export const QUEUE_STORAGE_COLUMNS = [
+  'id', 'session_id', 'subscription_id', 'event', 'operation', 'subscription_type',
+  'relation_schema', 'relation_name', 'pk_columns', 'pk_values', 'column_name',
+  'payload', 'old_value', 'transaction_id',
+].join(', ');

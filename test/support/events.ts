@@ -5,7 +5,7 @@ export type QueuedEvent = Record<string, any> & { id: number; operation: string 
 /** The events in a session's inbox, oldest first. */
 export async function queued(pool: pg.Pool | pg.Client, sessionId: string): Promise<QueuedEvent[]> {
   const { rows } = await pool.query<{ event: QueuedEvent }>(
-    'SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [sessionId]);
+    'SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id', [sessionId]);
   return rows.map((row) => row.event);
 }
 
