@@ -105,6 +105,10 @@ test('the owner, its members and aqevent_admin may use a session; a stranger may
     'SELECT id FROM event.subscription WHERE session_id = $1', [session])).id;
   assert.equal(await sqlstateOf(s.query('SELECT event.unsubscribe($1)', [subscription])), '42704');
   assert.equal(await count(s, 'SELECT 1 FROM event.queue WHERE session_id = $1', [session]), 0, 'reads nothing');
+  assert.equal(await count(s, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 0,
+    'nor through the view with the JSON');
+  assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 2,
+    'which shows the owner its events');
   assert.equal(await count(s, 'SELECT 1 FROM event.subscription WHERE session_id = $1', [session]), 0);
   assert.equal(await count(s, 'SELECT 1 FROM event.session WHERE id = $1', [session]), 0);
   assert.equal((await s.query('DELETE FROM event.queue WHERE session_id = $1', [session])).rowCount, 0);
