@@ -74,7 +74,7 @@ test('drain without --ack leaves events pending and counts no attempt', async ()
     assert.match(lines[3]!, /3 events, still pending/);
   }
   assert.equal(ndjson(ok(await cli('--json', 'drain', session, '--max', '2'))).length, 2);
-  const { rows } = await db.pool.query('SELECT attempts, visible_at FROM event.queue WHERE session_id = $1', [session]);
+  const { rows } = await db.pool.query('SELECT attempts, visible_at FROM event.pending_event WHERE session_id = $1', [session]);
   assert.deepEqual(rows, [{ attempts: 0, visible_at: null }, { attempts: 0, visible_at: null }, { attempts: 0, visible_at: null }]);
 });
 

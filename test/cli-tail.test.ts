@@ -60,7 +60,7 @@ test('tail --json: backlog, then a new event within a second of its commit; read
     await tail.stop('SIGKILL');
   }
   // Read only: everything is still pending, no attempt counted.
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n, max(attempts) AS attempts FROM event.queue WHERE session_id = $1', [session]);
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n, max(attempts) AS attempts FROM event.pending_event WHERE session_id = $1', [session]);
   assert.deepEqual(rows[0], { n: 6, attempts: 0 });
 });
 
@@ -81,6 +81,6 @@ test('tail --ack consumes, survives pg_terminate_backend of its connections, and
   const ids = tail.lines.map(idOf);
   assert.deepEqual(tail.lines.map((line) => JSON.parse(line).payload.id), [101, 102, 103]);
   assert.equal(new Set(ids).size, 3);
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [session]);
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [session]);
   assert.equal(rows[0].n, 0, 'every printed event was acknowledged');
 });

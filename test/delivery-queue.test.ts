@@ -46,7 +46,7 @@ test('ack removes events for good and ignores ids already acknowledged', async (
   const events = await session.fetch({ max: 3, lease: '100ms' });
   assert.equal(await session.ack(events), 3);
   assert.equal(await session.ack(events[0]!.id), 0);
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [session.id]);
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [session.id]);
   assert.equal(rows[0].n, 2);
   await new Promise((resolve) => setTimeout(resolve, 150)); // past the lease: acked events must not return
   assert.deepEqual((await session.fetch()).map((e) => e.payload?.id), [4, 5]);

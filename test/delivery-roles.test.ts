@@ -50,6 +50,6 @@ test("another user's session does not exist for you", async () => {
     () => intruder.requeue(), () => intruder.configure({ maxAttempts: 9 })]) {
     await assert.rejects(attempt(), (e: unknown) => e instanceof AqeventError && e.sqlstate === '42704');
   }
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1 AND attempts = 0', [alice.id]);
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1 AND attempts = 0', [alice.id]);
   assert.equal(rows[0].n, 1, "alice's event is untouched");
 });

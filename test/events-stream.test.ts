@@ -8,6 +8,7 @@ import type { DeliveredEvent } from '../src/events/schema.js';
 import type { Session } from '../src/session.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { subscribedTable, terminate, urlWithApplicationName } from './support/delivery.js';
+import { clearInbox } from './support/events.js';
 import { eventually } from './support/roles.js';
 
 let db: TestDatabase;
@@ -121,7 +122,7 @@ test('the iterator survives pg_terminate_backend of its connections and loses no
   assert.deepEqual([...new Set(seen)].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1), 'every event arrived');
   assert.ok(errors.length >= 1, 'the lost connection was reported through onError');
   await eventually(async () => {
-    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [session.id]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [session.id]);
     return rows[0].n === 0 ? true : undefined;
   }, 'queue drained');
 });
@@ -131,7 +132,7 @@ test('concurrent writers while a consumer follows live: each committed event exa
   clients.push(aq);
   const rowsCount = 5;
   await db.pool.query('INSERT INTO public.busy (id) SELECT generate_series(1, $1::int)', [rowsCount]);
-  await db.pool.query('DELETE FROM event.queue WHERE session_id = $1', [session.id]); // start from the updates
+  await clearInbox(db.pool, session.id); // start from the updates
   const writers = 4;
   const transactions = 15;
   let committedUpdates = 0;

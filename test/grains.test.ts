@@ -119,7 +119,7 @@ test('triggers exist exactly while a table has subscriptions; unsubscribe stops 
   assert.equal((await queued(db.pool, b)).length, 1);
   await db.pool.query('SELECT event.session_delete($1)', [b]);
   assert.equal(await triggers(), 0, 'the last subscription took the triggers with it');
-  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [b])).rows[0].n, 0);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [b])).rows[0].n, 0);
 });
 
 test('concurrent subscribe and unsubscribe on one table never leave a subscription without triggers', async () => {

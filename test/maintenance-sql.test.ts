@@ -56,13 +56,13 @@ test('a session not attached for longer than its ttl is deleted with its subscri
   const { n } = await one("SELECT event.expire_sessions(now() + interval '2 hours') AS n");
   assert.equal(n, 1);
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = $1', [old]), 0);
-  for (const table of ['event.queue', 'event.subscription', 'event.dead_letter']) {
+  for (const table of ['event.capture', 'event.queue', 'event.subscription', 'event.dead_letter']) {
     assert.equal(await count(`SELECT 1 FROM ${table} WHERE session_id = $1`, [old]), 0, `${table} of the expired session`);
   }
   assert.equal(await triggersOn('public.expiring'), 0, 'the table lost its last subscription and its triggers');
   assert.equal(await triggersOn('public.kept'), 4);
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = ANY($1)', [[recent, forever]]), 2);
-  assert.equal(await count('SELECT 1 FROM event.queue WHERE session_id = ANY($1)', [[recent, forever]]), 2);
+  assert.equal(await count('SELECT 1 FROM event.pending_event WHERE session_id = ANY($1)', [[recent, forever]]), 2);
   // Not yet expired at +1 minute; a detach counts as the last sign of life too.
   await db.pool.query("UPDATE event.session SET detached_at = now() + interval '3 hours' WHERE id = $1", [recent]);
   assert.equal((await one("SELECT event.expire_sessions(now() + interval '3 hours 30 minutes') AS n")).n, 0);
@@ -71,7 +71,7 @@ test('a session not attached for longer than its ttl is deleted with its subscri
 });
 
 test('dead letters are purged by age; pending events only when asked', async () => {
-  await db.pool.query('DELETE FROM event.queue; DELETE FROM event.session; CREATE TABLE public.letters (id int PRIMARY KEY)');
+  await db.pool.query('DELETE FROM event.capture; DELETE FROM event.queue; DELETE FROM event.session; CREATE TABLE public.letters (id int PRIMARY KEY)');
   const session = await sessionOn('letters', null);
   await db.pool.query('INSERT INTO public.letters SELECT generate_series(1, 4)');
   await exhaust(session, 2);
@@ -80,7 +80,7 @@ test('dead letters are purged by age; pending events only when asked', async () 
   assert.equal(Number((await one("SELECT event.purge_dead_letters('7 days') AS n")).n), 1);
   assert.equal(await count('SELECT 1 FROM event.dead_letter WHERE session_id = $1', [session]), 1);
   assert.equal(Number((await one("SELECT event.purge_dead_letters('7 days', now() + interval '8 days') AS n")).n), 1);
-  assert.equal(await count('SELECT 1 FROM event.queue WHERE session_id = $1', [session]), 2, 'purging dead letters leaves pending events');
+  assert.equal(await count('SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 2, 'purging dead letters leaves pending events');
   assert.equal(Number((await one("SELECT event.purge_pending('1 day') AS n")).n), 0);
   assert.equal(Number((await one("SELECT event.purge_pending('1 day', now() + interval '2 days') AS n")).n), 2);
   assert.equal(await sqlstateOf(db.pool.query("SELECT event.purge_dead_letters('-1 day')")), '22023');

@@ -1,8 +1,9 @@
 /**
  * sql/050–052 changed how a captured event is stored (its parts, not its
- * JSON). A database upgraded with events still pending must deliver those
- * events unchanged, and an event captured after the upgrade must have the
- * very same JSON shape as one captured before it.
+ * JSON), sql/060–064 what capture stores (chunks of rows, made into events
+ * when read). A database upgraded with events still pending must deliver
+ * those events unchanged, and an event captured after the upgrades must
+ * have the very same JSON shape as one captured before them.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -12,6 +13,7 @@ import { loadMigrations } from '../src/db/sql-files.js';
 import { createTestDatabase, withDatabase, type TestDatabase } from './support/database.js';
 
 const FIRST_COMPACT_VERSION = 50;
+const FIRST_CHUNK_VERSION = 60;
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -38,7 +40,7 @@ async function events(session: string): Promise<Record<string, unknown>[]> {
   return rows.map((r) => r.event);
 }
 
-test('events queued before the compact storage migration are delivered unchanged; new ones have the same JSON', async () => {
+test('events pending across the storage upgrades (050: parts, 060: chunks) are delivered unchanged; new ones have the same JSON', async () => {
   const all = await loadMigrations();
   await migrate(pool, all.filter((m) => m.version < FIRST_COMPACT_VERSION));
   await pool.query(`CREATE TABLE public.pair (a int, b text, v text, PRIMARY KEY (a, b));
@@ -57,22 +59,38 @@ test('events queued before the compact storage migration are delivered unchanged
     await pool.query("SELECT event.subscribe_row($1, meta.row_id('public', 'person', 'id', '1'))", [session]);
     return session;
   };
-  const before = await subscribe();
+  const asJson = await subscribe();
   await pool.query(change);
-  const stored = (await pool.query('SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [before])).rows
+  const storedJson = (await pool.query('SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [asJson])).rows
     .map((r) => r.event);
-  assert.equal(stored.length, 10, 'insert, 2 field updates ×2 grains, delete ×2, pair insert, update, truncate');
+  assert.equal(storedJson.length, 10, 'insert, 2 field updates ×2 grains, delete ×2, pair insert, update, truncate');
+
+  // Each session keeps what it has pending, and takes no part in the next round.
+  const unsubscribe = (session: string) => pool.query('DELETE FROM event.subscription WHERE session_id = $1', [session]);
+  await unsubscribe(asJson);
+  await migrate(pool, all.filter((m) => m.version < FIRST_CHUNK_VERSION));
+  const asParts = await subscribe();
+  await pool.query(change);
+  const storedParts = (await pool.query('SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id', [asParts]))
+    .rows.map((r) => r.event);
+  assert.equal(storedParts.length, 10);
 
   const upgraded = await migrate(pool, all);
-  assert.deepEqual(upgraded.applied, all.filter((m) => m.version >= FIRST_COMPACT_VERSION).map((m) => m.version));
-  const old = await events(before);
-  assert.deepEqual(old, stored, 'pending events from before the upgrade are delivered exactly as stored');
+  assert.deepEqual(upgraded.applied, all.filter((m) => m.version >= FIRST_CHUNK_VERSION).map((m) => m.version));
+  const old = await events(asJson);
+  assert.deepEqual(old, storedJson, 'pending JSON events from before 050 are delivered exactly as stored');
+  assert.deepEqual(await events(asParts), storedParts, 'pending events stored as parts (050) are delivered unchanged');
+  assert.deepEqual(storedParts.map(shape), old.map(shape));
 
-  const after = await subscribe();
+  await unsubscribe(asParts);
+  const fresh = await subscribe();
   await pool.query(change);
-  const fresh = await events(after);
-  assert.equal(fresh.length, old.length);
-  assert.deepEqual(fresh.map(shape), old.map(shape), 'the same change gives the same events after the upgrade');
-  const parts = await pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1 AND event IS NULL', [after]);
-  assert.equal(parts.rows[0].n, fresh.length, 'and they are stored as parts, not as JSON');
+  const count = async (table: string) =>
+    (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE session_id = $1`, [fresh])).rows[0].n;
+  assert.equal(await count('event.capture'), 7, 'captured as chunks: one per statement and subscription (truncate aside)');
+  assert.equal(await count('event.queue'), 1, 'only the truncate event is written as a queue row');
+  const now = await events(fresh);
+  assert.equal(now.length, old.length);
+  assert.deepEqual(now.map(shape), old.map(shape), 'the same change gives the same events after the upgrades');
+  assert.equal(await count('event.capture'), 0, 'a fetch made every chunk into queue rows');
 });

@@ -67,15 +67,22 @@ after(async () => {
 test('a role granted aqevent_user needs nothing else; a role without it cannot start', async () => {
   const privileges = await one<Record<string, boolean>>(db.pool, `SELECT
       has_table_privilege($1, 'event.queue', 'INSERT') AS queue_insert,
+      has_table_privilege($1, 'event.capture', 'INSERT') AS capture_insert,
+      has_column_privilege($1, 'event.capture', 'new_rows', 'UPDATE') AS capture_rows_update,
+      has_column_privilege($1, 'event.capture', 'next_row', 'UPDATE') AS capture_next_row_update,
       has_table_privilege($1, 'event.session', 'UPDATE') AS session_update,
       has_column_privilege($1, 'event.session', 'owner_role', 'UPDATE') AS owner_update,
       has_schema_privilege($1, 'event', 'CREATE') AS schema_create,
       has_schema_privilege($1, 'event', 'USAGE') AS schema_usage`, [r.owner.name]);
-  assert.deepEqual(privileges, { queue_insert: false, session_update: false, owner_update: false,
-    schema_create: false, schema_usage: true });
-  assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.queue WHERE session_id = $1', [session]), 2);
+  assert.deepEqual(privileges, { queue_insert: false, capture_insert: false, capture_rows_update: false,
+    capture_next_row_update: true, session_update: false, owner_update: false, schema_create: false, schema_usage: true });
+  assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 2);
+  assert.equal(Number((await one<{ n: string }>(r.owner.pool,
+    'SELECT sum(row_count - next_row) AS n FROM event.capture WHERE session_id = $1', [session])).n), 2,
+    'captured, not yet fetched');
   assert.equal(await sqlstateOf(r.plain.pool.query('SELECT event.session_create()')), '42501');
   assert.equal(await sqlstateOf(r.plain.pool.query('SELECT count(*) FROM event.queue')), '42501');
+  assert.equal(await sqlstateOf(r.plain.pool.query('SELECT count(*) FROM event.capture')), '42501');
 });
 
 test('the owner, its members and aqevent_admin may use a session; a stranger may not', async () => {
@@ -86,8 +93,8 @@ test('the owner, its members and aqevent_admin may use a session; a stranger may
       await c.query("SELECT event.session_set_notify_payload($1, 'id')", [session]);
       const info = (await c.query('SELECT owner_role FROM event.session_info($1)', [session])).rows[0];
       assert.equal(info.owner_role, r.owner.name, role.name);
-      const seen = await c.query('SELECT id FROM event.queue WHERE session_id = $1', [session]);
-      assert.equal(seen.rowCount, 2, `${role.name} reads the events`);
+      const seen = await c.query("SELECT id FROM event.fetch_events($1, 10, '1 minute')", [session]);
+      assert.equal(seen.rowCount, 2, `${role.name} fetches the events`);
       const acked = await c.query('DELETE FROM event.queue WHERE session_id = $1 AND id = $2', [session, seen.rows[0].id]);
       assert.equal(acked.rowCount, 1, `${role.name} acks`);
       const sub = await c.query('SELECT id FROM event.subscription WHERE session_id = $1 LIMIT 1', [session]);
@@ -111,10 +118,13 @@ test('the owner, its members and aqevent_admin may use a session; a stranger may
     'which shows the owner its events');
   assert.equal(await count(s, 'SELECT 1 FROM event.subscription WHERE session_id = $1', [session]), 0);
   assert.equal(await count(s, 'SELECT 1 FROM event.session WHERE id = $1', [session]), 0);
+  assert.equal(await count(s, 'SELECT 1 FROM event.capture WHERE session_id = $1', [session]), 0, 'nor the chunks');
   assert.equal((await s.query('DELETE FROM event.queue WHERE session_id = $1', [session])).rowCount, 0);
   assert.equal((await s.query('UPDATE event.queue SET event = event WHERE session_id = $1', [session])).rowCount, 0);
+  assert.equal((await s.query('DELETE FROM event.capture WHERE session_id = $1', [session])).rowCount, 0);
+  assert.equal((await s.query('UPDATE event.capture SET next_row = next_row + 1 WHERE session_id = $1', [session])).rowCount, 0);
   assert.equal((await s.query('DELETE FROM event.session WHERE id = $1', [session])).rowCount, 0);
-  assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.queue WHERE session_id = $1', [session]), 2,
+  assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 2,
     'the stranger changed nothing');
 });
 
@@ -153,8 +163,20 @@ test('direct table access gains nothing that the functions refuse', async () => 
   // no forged events, no moving events into a session of someone else
   assert.equal(await sqlstateOf(s.query(
     "INSERT INTO event.queue (id, session_id, subscription_id, event) VALUES (1, $1, gen_random_uuid(), '{}')", [own])), '42501');
+  assert.equal(await sqlstateOf(s.query(
+    `INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, operation, relation_schema,
+       relation_name, new_rows, row_count, pending_through, transaction_id)
+     VALUES ($1, 1, gen_random_uuid(), 'table', 'row_insert', 'public', 'items', '{"{}"}', 1, 1, 1)`, [own])), '42501');
   await rolledBack(r.owner.pool, async (c) => {
+    await c.query("SELECT * FROM event.fetch_events($1, 1, '1 minute')", [session]); // one captured row becomes a queue row
     assert.equal(await sqlstateOf(c.query('UPDATE event.queue SET session_id = $1 WHERE session_id = $2', [own, session])), '42501');
+  });
+  await rolledBack(r.owner.pool, async (c) => {
+    assert.equal(await sqlstateOf(c.query('UPDATE event.capture SET session_id = $1 WHERE session_id = $2', [own, session])), '42501');
+  });
+  await rolledBack(r.owner.pool, async (c) => {
+    assert.equal(await sqlstateOf(c.query('UPDATE event.capture SET next_row = next_row - 1 WHERE session_id = $1', [session])), '23514',
+      'a chunk cannot be read twice');
   });
   // a subscription needs the owner's SELECT right and an own session, however it is inserted
   const items = (await one<{ oid: number }>(db.pool, "SELECT 'public.items'::regclass::oid AS oid")).oid;
@@ -252,7 +274,7 @@ test('a table with row-level security is refused, and one that gains it later gi
     await db.pool.query('ALTER TABLE public.open ENABLE ROW LEVEL SECURITY');
     await r.writer.pool.query("INSERT INTO public.open VALUES (1, 'hidden by RLS')").catch(() => {});
     await db.pool.query("INSERT INTO public.open VALUES (2, 'hidden by RLS')");
-    assert.equal(await count(o, 'SELECT 1 FROM event.queue WHERE session_id = $1', [own]), 0);
+    assert.equal(await count(o, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [own]), 0);
   } finally {
     await db.pool.query('ALTER TABLE public.open DISABLE ROW LEVEL SECURITY');
     await o.query('SELECT event.session_delete($1)', [own]);
@@ -265,7 +287,7 @@ test('a writer with no privilege on the event schema writes, and its events are 
     "SELECT has_schema_privilege($1, 'event', 'USAGE') AS event_usage, pg_has_role($1, 'aqevent_user', 'MEMBER') AS user_role",
     [r.writer.name]);
   assert.deepEqual(privileges, { event_usage: false, user_role: false });
-  const before = await count(r.owner.pool, 'SELECT 1 FROM event.queue WHERE session_id = $1', [session]);
+  const before = await count(r.owner.pool, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]);
   const client = await w.connect();
   try {
     await client.query('BEGIN');
@@ -279,4 +301,5 @@ test('a writer with no privilege on the event schema writes, and its events are 
   const after = await r.owner.pool.query('SELECT event->>\'operation\' AS op FROM event.pending_event WHERE session_id = $1 ORDER BY id', [session]);
   assert.deepEqual(after.rows.slice(before).map((row) => row.op), ['row_insert', 'field_update', 'row_delete']);
   assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.queue')), '42501', 'but cannot read events');
+  assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.capture')), '42501', 'nor chunks');
 });

@@ -180,7 +180,7 @@ test('functions and operators in public that shadow what the module calls never 
     await writer.query('TRUNCATE public.plain');
     await owner.query('SELECT * FROM event.session_info($1)', [session]);
     // (the test's own queries use ordinary pools: their '=' would be the attacker's)
-    const { rows } = await r.owner.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [session]);
+    const { rows } = await r.owner.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [session]);
     assert.equal(rows[0].n, 16);
     const first = await r.owner.pool.query('SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id LIMIT 1', [session]);
     assert.deepEqual(first.rows[0].event.payload, { id: 1, v: 'a' }, 'built by the real functions');

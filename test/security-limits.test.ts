@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { clearInbox } from './support/events.js';
 import { createRoles, endRoles, eventually, sqlstateOf, type TestRole } from './support/roles.js';
 
 let db: TestDatabase;
@@ -75,7 +76,7 @@ test('at max_pending_per_session a session overflows: writers succeed, one marke
   try {
     await w.query("INSERT INTO public.t SELECT g, 'a' FROM generate_series(1, 3) g");
     assert.equal((await queued(session)).length, 3);
-    await o.query('DELETE FROM event.queue WHERE session_id = $1', [healthy]); // keep the healthy one under the cap
+    await clearInbox(o, healthy); // keep the healthy one under the cap
     const result = await w.query("INSERT INTO public.t SELECT g, 'b' FROM generate_series(4, 6) g");
     assert.equal(result.rowCount, 3, 'the writer is not affected');
     const events = await queued(session);
@@ -91,7 +92,7 @@ test('at max_pending_per_session a session overflows: writers succeed, one marke
     assert.equal(String(marker.id), events[3]!.id);
 
     // still overflowed after the consumer catches up: nothing is queued until it resumes
-    await o.query('DELETE FROM event.queue WHERE session_id = $1', [session]);
+    await clearInbox(o, session);
     await w.query("UPDATE public.t SET v = 'c' WHERE id = 1");
     assert.deepEqual(await queued(session), []);
     state = await info(session);

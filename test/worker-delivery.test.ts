@@ -5,6 +5,7 @@ import type { DeliveredEvent } from '../src/events/schema.js';
 import { Worker } from '../src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { subscribedTable } from './support/delivery.js';
+import { clearInbox } from './support/events.js';
 import { eventually } from './support/roles.js';
 import { queueSize, untilQueueEmpty } from './support/worker.js';
 
@@ -74,7 +75,7 @@ test('concurrency: at most N handlers at once; events of one row in order, even 
   const rows = 6;
   const updates = 5;
   await db.pool.query('INSERT INTO public.lanes (id) SELECT generate_series(1, $1::int)', [rows]);
-  await db.pool.query('DELETE FROM event.queue WHERE session_id = $1', [session.id]);
+  await clearInbox(db.pool, session.id);
   for (let u = 1; u <= updates; u++) await db.pool.query('UPDATE public.lanes SET v = $1', [u]); // each row: v 1..5
   assert.equal(await queueSize(db.pool, session.id), rows * updates);
 

@@ -21,7 +21,7 @@ after(async () => {
 
 /** Event ids queued for a session. */
 async function queuedIds(sessionId: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ id: string }>('SELECT id::text AS id FROM event.queue WHERE session_id = $1 ORDER BY id', [sessionId]);
+  const { rows } = await db.pool.query<{ id: string }>('SELECT id::text AS id FROM event.pending_event WHERE session_id = $1 ORDER BY id', [sessionId]);
   return rows.map((r) => r.id);
 }
 
@@ -46,7 +46,7 @@ test('a worker process killed with SIGKILL mid-batch: its events come back after
   const killedAt = Date.now();
   assert.equal(exit.signal, 'SIGKILL');
   const { rows: leased } = await db.pool.query<{ id: string }>(
-    'SELECT id::text AS id FROM event.queue WHERE session_id = $1 AND visible_at > now()', [session.id]);
+    'SELECT id::text AS id FROM event.pending_event WHERE session_id = $1 AND visible_at > now()', [session.id]);
   assert.ok(leased.length > 0, 'the killed worker held leased events');
 
   const { Worker } = await import('../src/index.js');
@@ -100,7 +100,7 @@ test('SIGTERM: a worker process finishes the events in hand, acks them, releases
   assert.deepEqual([...done].sort(), [...started].sort(), 'every started event was finished');
   const rest = all.filter((id) => !started.includes(id));
   const { rows } = await db.pool.query<{ id: string; attempts: number; visible: boolean }>(
-    'SELECT id::text AS id, attempts, visible_at IS NULL OR visible_at <= now() AS visible FROM event.queue WHERE session_id = $1 ORDER BY id',
+    'SELECT id::text AS id, attempts, visible_at IS NULL OR visible_at <= now() AS visible FROM event.pending_event WHERE session_id = $1 ORDER BY id',
     [session.id]);
   assert.deepEqual(rows.map((r) => r.id), rest, 'the finished events are acknowledged, the rest still queued');
   assert.ok(rows.every((r) => r.visible), 'the rest are deliverable now, not after the 30 s lease');

@@ -47,3 +47,9 @@ export async function listen(url: string, channel: string): Promise<{
     close: () => client.end(),
   };
 }
+
+/** Deletes every pending event of a session, captured (event.capture) and queued (event.queue). */
+export async function clearInbox(db: pg.Pool | pg.Client | pg.PoolClient, sessionId: string): Promise<void> {
+  await db.query('DELETE FROM event.capture WHERE session_id = $1', [sessionId]);
+  await db.query('DELETE FROM event.queue WHERE session_id = $1', [sessionId]);
+}

@@ -36,7 +36,7 @@ export async function logged(pool: pg.Pool, phase: string): Promise<Array<{ even
 }
 
 export async function queueSize(pool: pg.Pool, sessionId: string): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [sessionId]);
+  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [sessionId]);
   return rows[0]!.n;
 }
 

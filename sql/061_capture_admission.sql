@@ -1,0 +1,203 @@
+-- 061_capture_admission: which sessions may take a statement's events (the
+-- pending-event cap of 021, for chunks), and the notifications that tell
+-- them something arrived.
+
+-- What one statement would capture for one session.
+CREATE TYPE event.capture_want AS (session_id uuid, rows bigint);
+
+-- A chunk a statement captured, as its notification needs it.
+CREATE TYPE event.captured_chunk AS (
+  session_id uuid,
+  id         bigint,
+  row_count  integer,
+  last_id    bigint   -- the highest id its events can have
+);
+
+-- Pending rows of a session (the cap counts captured rows, not yet made into
+-- events): what its newest chunk says was captured, minus what its consumers
+-- have taken since (session.consumed_rows, counted by 062's expansion). Two
+-- index lookups instead of a count. Writers that run at the same time each
+-- count from the newest chunk committed before them, so concurrent writers
+-- may take a session a little past its cap; never does a writer wait for
+-- another to count.
+--
+-- The sessions of wanted that may take their rows, each with the running
+-- count its new chunks continue from. A session that is overflowed, or
+-- that the rows would take past max_pending_per_session, is left out:
+-- marked overflowed with one "overflow" marker event (the first time), or
+-- its events_dropped counted (after that). A writer never fails and never
+-- waits because of this (021's contract, unchanged).
+CREATE FUNCTION event._admit(wanted event.capture_want[])
+RETURNS TABLE (session_id uuid, base bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cap bigint := (SELECT x.value FROM event.settings x WHERE x.name = 'max_pending_per_session');
+  tx bigint := pg_current_xact_id()::text::bigint;
+  s record;
+  marker bigint;
+  first_subscription uuid;
+BEGIN
+  FOR s IN
+    SELECT w.session_id, w.rows, ses.overflowed_at,
+           coalesce(newest.pending_through, ses.consumed_rows) AS base,
+           ses.overflowed_at IS NULL
+             AND (cap IS NULL
+                  OR coalesce(newest.pending_through, ses.consumed_rows) - ses.consumed_rows + w.rows <= cap)
+             AS fits
+    FROM unnest(wanted) w
+    -- A session deleted meanwhile takes nothing.
+    CROSS JOIN LATERAL (SELECT x.overflowed_at, x.consumed_rows FROM event.session x
+                        WHERE x.id = w.session_id OFFSET 0) ses
+    LEFT JOIN LATERAL (SELECT c.pending_through FROM event.capture c
+                       WHERE c.session_id = w.session_id ORDER BY c.id DESC LIMIT 1) newest ON true
+    ORDER BY w.session_id
+  LOOP
+    IF s.fits THEN
+      session_id := s.session_id;
+      base := s.base;
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    BEGIN
+      IF s.overflowed_at IS NOT NULL THEN
+        -- The count is best effort (a lower bound): never wait for it.
+        BEGIN
+          UPDATE event.session x SET events_dropped = x.events_dropped + s.rows
+           WHERE x.id = (SELECT y.id FROM event.session y WHERE y.id = s.session_id
+                         FOR NO KEY UPDATE SKIP LOCKED);
+        EXCEPTION WHEN serialization_failure THEN
+          NULL;
+        END;
+        CONTINUE;
+      END IF;
+      -- First overflow: the session row is taken without waiting. If another
+      -- transaction holds it, this statement's events are captured (the cap
+      -- is exceeded a little) rather than a writer waiting.
+      PERFORM 1 FROM event.session x WHERE x.id = s.session_id FOR NO KEY UPDATE SKIP LOCKED;
+      IF NOT FOUND THEN
+        session_id := s.session_id;
+        base := s.base;
+        RETURN NEXT;
+        CONTINUE;
+      END IF;
+      first_subscription := (SELECT sub.id FROM event.subscription sub
+                             WHERE sub.session_id = s.session_id ORDER BY sub.created_at, sub.id LIMIT 1);
+      marker := nextval('event.queue_id_seq');
+      UPDATE event.session x
+         SET overflowed_at = now(), overflow_event_id = marker, events_dropped = s.rows
+       WHERE x.id = s.session_id;
+      INSERT INTO event.queue (id, session_id, subscription_id, event)
+      VALUES (marker, s.session_id, first_subscription,
+              jsonb_build_object('id', marker, 'operation', 'overflow',
+                                 'subscription_id', first_subscription,
+                                 'max_pending', cap, 'transaction_id', tx, 'timestamp', now()));
+      PERFORM event._queued(ARRAY[ROW(s.session_id, ARRAY[marker], marker, marker)::event.queued_batch]);
+    EXCEPTION WHEN OTHERS THEN
+      -- e.g. a REPEATABLE READ writer meeting a concurrent update of the
+      -- session row: keep the events rather than fail the writer.
+      RAISE WARNING 'aqevent: pending-event limit not applied to session %: % (SQLSTATE %)',
+        s.session_id, SQLERRM, SQLSTATE;
+      session_id := s.session_id;
+      base := s.base;
+      RETURN NEXT;
+    END;
+  END LOOP;
+END
+$$;
+
+-- Notifications for rows written straight into event.queue (truncate
+-- events, overflow markers, requeued dead letters): 006's contract, 052's
+-- rendering; the pending cap is event._admit's now.
+CREATE OR REPLACE FUNCTION event._queued(batches event.queued_batch[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM pg_notify(x.channel, x.payload)
+  FROM (
+    SELECT q.session_id::text AS channel, event._notification(ses.notify_payload, q.id, q.event) AS payload, q.id
+    FROM unnest(batches) b
+    CROSS JOIN LATERAL (SELECT x.notify_payload FROM event.session x
+                        WHERE x.id = b.session_id OFFSET 0) ses
+    CROSS JOIN LATERAL unnest(b.ids) i(id)
+    -- By key, one index lookup per event: OFFSET 0 keeps a generic plan
+    -- from hashing every queued event of the session instead.
+    CROSS JOIN LATERAL (SELECT q.id, q.session_id, event._render(q) AS event FROM event.queue q
+                        WHERE q.session_id = b.session_id AND q.id = i.id OFFSET 0) q
+    WHERE cardinality(b.ids) <= 100
+    UNION ALL
+    SELECT b.session_id::text, event._batch_notification(b.first_id, b.last_id, cardinality(b.ids)), b.last_id
+    FROM unnest(batches) b
+    WHERE cardinality(b.ids) > 100
+    ORDER BY 3
+  ) x;
+END
+$$;
+
+-- The payload that announces one event (docs/concepts.md, Notifications).
+CREATE FUNCTION event._notification(notify_payload text, id bigint, event jsonb) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+  SELECT CASE WHEN notify_payload OPERATOR(pg_catalog.=) 'id'
+                THEN pg_catalog.jsonb_build_object('id', id, 'operation', event OPERATOR(pg_catalog.->) 'operation')::text
+              WHEN pg_catalog.octet_length(event::text) OPERATOR(pg_catalog.<) 7900 THEN event::text
+              ELSE pg_catalog.jsonb_build_object('id', id, 'operation', event OPERATOR(pg_catalog.->) 'operation',
+                                                 'compact', true)::text END
+$$;
+
+-- The payload that announces many events at once.
+CREATE FUNCTION event._batch_notification(first_id bigint, last_id bigint, count bigint) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT pg_catalog.jsonb_build_object('operation', 'batch', 'first_id', first_id,
+                                       'last_id', last_id, 'count', count)::text
+$$;
+
+-- Notifications for a statement's chunks. A session with at most 100 rows
+-- in them is told each event (its chunks read back by key and made into
+-- events); if those are more than 100 events (an update of many columns),
+-- or the session got more than 100 rows, it gets one batch notification:
+-- first_id and last_id bound the ids of the statement's events, count is
+-- their number -- for an update of more than 100 rows, the number of rows
+-- (each may be several field_updates, or none).
+CREATE FUNCTION event._notify_captured(chunks event.captured_chunk[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM pg_notify(x.channel, x.payload)
+  FROM (
+    WITH per_session AS (
+      SELECT ch.session_id, sum(ch.row_count) AS rows, min(ch.id) AS first_id, max(ch.last_id) AS last_id
+      FROM unnest(chunks) ch GROUP BY ch.session_id
+    ), small AS MATERIALIZED (
+      SELECT e.session_id, e.id, event._render(e) AS event
+      FROM per_session p
+      CROSS JOIN LATERAL unnest(chunks) ch
+      -- By key: the chunks this statement just wrote.
+      CROSS JOIN LATERAL (SELECT c FROM event.capture c
+                          WHERE c.session_id = ch.session_id AND c.id = ch.id OFFSET 0) c
+      CROSS JOIN LATERAL event._explode(c.c, 0, ch.row_count) e
+      WHERE p.rows <= 100 AND ch.session_id = p.session_id
+    ), small_counts AS (
+      SELECT s.session_id, count(*) AS n, min(s.id) AS first_id, max(s.id) AS last_id
+      FROM small s GROUP BY s.session_id
+    )
+    SELECT s.session_id::text AS channel, event._notification(ses.notify_payload, s.id, s.event) AS payload,
+           s.session_id, s.id
+    FROM small s
+    JOIN small_counts n ON n.session_id = s.session_id AND n.n <= 100
+    CROSS JOIN LATERAL (SELECT x.notify_payload FROM event.session x
+                        WHERE x.id = s.session_id OFFSET 0) ses
+    UNION ALL
+    SELECT n.session_id::text, event._batch_notification(n.first_id, n.last_id, n.n), n.session_id, n.last_id
+    FROM small_counts n WHERE n.n > 100
+    UNION ALL
+    SELECT p.session_id::text, event._batch_notification(p.first_id, p.last_id, p.rows), p.session_id, p.last_id
+    FROM per_session p WHERE p.rows > 100
+    ORDER BY 3, 4
+  ) x;
+END
+$$;

@@ -1,0 +1,359 @@
+-- 062_capture_chunks: the capture triggers write chunks (060) instead of
+-- events.
+--
+-- Per statement: each changed row becomes JSON text once (to_json), rows
+-- are cut into chunks of at most 1,000 rows (fewer for an update of a wide
+-- table: 2^20 / columns) and 8 MB, and every subscription that matches gets
+-- its chunks, each chunk one event.capture row with a block of ids. Which
+-- subscriptions match, what their owners may see, the pending cap
+-- (event._admit) and the notifications (event._notify_captured) are decided
+-- here, in the writer's transaction, as before; the events themselves are
+-- made when the chunks are read. The chunk order, and so the id order, is
+-- per session: subscription, then deletes, inserts, updates (an UPDATE that
+-- changes keys is row_delete then row_insert, deletes first, as in 005),
+-- then the rows in the order the statement changed them.
+--
+-- The statements are written out in each trigger function: a transition
+-- table can only be read by the trigger's own function. work_mem is raised
+-- for them because a bulk statement's chunks are grouped and ordered in
+-- memory (spilling to disk past it, never failing).
+
+CREATE OR REPLACE FUNCTION event._capture_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
+SET work_mem = '64MB'
+AS $$
+DECLARE
+  ctx record;
+  captured_chunks event.captured_chunk[];
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  SELECT * INTO ctx FROM event._capture_target(TG_RELID);
+  IF ctx.has_table_subscriptions IS NOT TRUE THEN
+    RETURN NULL;  -- row grains do not receive inserts
+  END IF;
+  WITH subs AS MATERIALIZED (
+    SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
+  ), admitted AS MATERIALIZED (
+    SELECT a.session_id, a.base
+    FROM event._admit(ARRAY(SELECT ROW(s.session_id, count(*) * (SELECT count(*) FROM aqevent_new_rows))::event.capture_want
+                            FROM subs s GROUP BY s.session_id)) a
+  ), chunk AS MATERIALIZED (
+    SELECT r.chunk, array_agg(r.t) AS texts, count(*)::integer AS n
+    FROM (SELECT r.t, (row_number() OVER () - 1) / 1000
+                      + sum(octet_length(r.t)) OVER (ROWS UNBOUNDED PRECEDING) / 8388608 AS chunk
+          FROM (SELECT to_json(n.*)::text AS t FROM aqevent_new_rows n) r) r
+    GROUP BY r.chunk
+  ), captured AS (
+    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
+                               operation, relation_schema, relation_name, pk_columns, new_rows,
+                               row_count, pending_through, transaction_id)
+    SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
+           'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk, x.texts, x.n, x.through, tx
+    FROM (SELECT s.session_id, s.id AS subscription_id, s.kind, s.column_name, s.hidden, ch.texts, ch.n,
+                 a.base + sum(ch.n) OVER (PARTITION BY s.session_id ORDER BY s.id, ch.chunk) AS through
+          FROM chunk ch
+          CROSS JOIN subs s
+          JOIN admitted a ON a.session_id = s.session_id
+          ORDER BY s.session_id, s.id, ch.chunk) x
+    RETURNING session_id, id, row_count, id + row_count - 1 AS last_id)
+  SELECT array_agg(ROW(c.session_id, c.id, c.row_count, c.last_id)::event.captured_chunk) INTO captured_chunks
+  FROM captured c;
+  IF captured_chunks IS NOT NULL THEN
+    PERFORM event._notify_captured(captured_chunks);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION event._capture_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
+SET work_mem = '64MB'
+AS $$
+DECLARE
+  ctx record;
+  captured_chunks event.captured_chunk[];
+  pk1 text;
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  SELECT * INTO ctx FROM event._capture_target(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
+    RETURN NULL;
+  END IF;
+  pk1 := ctx.pk[1];
+  WITH old AS MATERIALIZED (
+    -- The key only to match row grains: the canonical text of each key
+    -- column, as event._canonical_key computes it for subscriptions.
+    SELECT r.t, row_number() OVER () - 1 AS i,
+           sum(octet_length(r.t)) OVER (ROWS UNBOUNDED PRECEDING) AS bytes,
+           CASE WHEN NOT ctx.has_row_subscriptions THEN NULL
+                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t::jsonb ->> pk1]
+                WHEN cardinality(ctx.pk) > 1 THEN (SELECT ARRAY(SELECT j.j ->> k FROM unnest(ctx.pk) AS k)
+                                                   FROM (SELECT r.t::jsonb AS j) j) END AS key
+    FROM (SELECT to_json(o.*)::text AS t FROM aqevent_old_rows o) r
+  ), subs AS MATERIALIZED (
+    SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
+  ), row_hits AS MATERIALIZED (
+    SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden, o.t, o.i, o.bytes
+    FROM old o
+    -- An index lookup by (relation, key) per changed row, never a scan of
+    -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
+    -- hash join over all of them. The owner looked up inside it: a subquery
+    -- as _owner_view's argument would keep that function from being inlined.
+    CROSS JOIN LATERAL (SELECT s.*, (SELECT ses.owner_role FROM event.session ses
+                                     WHERE ses.id = s.session_id) AS owner_role
+                        FROM event.subscription s
+                        WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
+                          AND s.pk_values = o.key OFFSET 0) s
+    CROSS JOIN LATERAL event._owner_view(s.owner_role, TG_RELID) v
+    WHERE ctx.has_row_subscriptions AND v.visible
+      AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+  ), wanted AS (
+    SELECT w.session_id, sum(w.n) AS n
+    FROM (SELECT s.session_id, (SELECT count(*) FROM old) AS n FROM subs s
+          UNION ALL
+          SELECT h.session_id, 1 FROM row_hits h) w
+    GROUP BY w.session_id
+  ), admitted AS MATERIALIZED (
+    SELECT a.session_id, a.base
+    FROM event._admit(ARRAY(SELECT ROW(w.session_id, w.n)::event.capture_want FROM wanted w)) a
+  ), chunk AS MATERIALIZED (
+    -- Every table-grain subscription gets the same chunks.
+    SELECT NULL::uuid AS subscription_id, o.i / 1000 + o.bytes / 8388608 AS chunk,
+           array_agg(o.t) AS texts, count(*)::integer AS n
+    FROM old o WHERE EXISTS (SELECT FROM subs)
+    GROUP BY 2
+    UNION ALL
+    -- A row-grain subscription gets its rows.
+    SELECT h.id, h.chunk, array_agg(h.t ORDER BY h.i), count(*)::integer
+    FROM (SELECT h.*, (row_number() OVER w - 1) / 1000 + (sum(octet_length(h.t)) OVER w) / 8388608 AS chunk
+          FROM row_hits h WINDOW w AS (PARTITION BY h.id ORDER BY h.i)) h
+    GROUP BY h.id, h.chunk
+  ), captured AS (
+    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
+                               operation, relation_schema, relation_name, pk_columns, old_rows,
+                               row_count, pending_through, transaction_id)
+    SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
+           'row_delete', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk, x.texts, x.n, x.through, tx
+    FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden, ch.texts, ch.n,
+                 a.base + sum(ch.n) OVER (PARTITION BY s.session_id ORDER BY s.by_row, s.subscription_id, ch.chunk) AS through
+          FROM (SELECT t.id AS subscription_id, t.session_id, t.kind, t.column_name, t.hidden, false AS by_row
+                FROM subs t
+                UNION ALL
+                SELECT DISTINCT h.id, h.session_id, h.kind, h.column_name, h.hidden, true
+                FROM row_hits h) s
+          JOIN chunk ch ON ch.subscription_id IS NOT DISTINCT FROM CASE WHEN s.by_row THEN s.subscription_id END
+          JOIN admitted a ON a.session_id = s.session_id
+          ORDER BY s.session_id, s.by_row, s.subscription_id, ch.chunk) x
+    RETURNING session_id, id, row_count, id + row_count - 1 AS last_id)
+  SELECT array_agg(ROW(c.session_id, c.id, c.row_count, c.last_id)::event.captured_chunk) INTO captured_chunks
+  FROM captured c;
+  IF captured_chunks IS NOT NULL THEN
+    PERFORM event._notify_captured(captured_chunks);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- UPDATE: old and new rows are paired by primary key. A pair whose JSON
+-- differs goes into an "update" chunk (made into one field_update per
+-- changed column when read); an old row without a partner (its key changed,
+-- or the table has no key) is a row_delete, a new row without one a
+-- row_insert -- deletes first.
+CREATE OR REPLACE FUNCTION event._capture_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
+SET work_mem = '64MB'
+-- A hash join pairs old and new rows: the generic plan's merge join sorted
+-- both transition tables by key first.
+SET enable_mergejoin = off
+AS $$
+DECLARE
+  ctx record;
+  all_columns text[];
+  per_chunk integer;
+  captured_chunks event.captured_chunk[];
+  pk1 text;
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  SELECT * INTO ctx FROM event._capture_target(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
+    RETURN NULL;
+  END IF;
+  pk1 := ctx.pk[1];
+  all_columns := event._capture_columns(TG_RELID);
+  -- An update chunk numbers its events row * columns + column within its
+  -- block of 2^20 ids.
+  per_chunk := least(1000, 1048576 / greatest(cardinality(all_columns), 1));
+  WITH o AS MATERIALIZED (
+    -- Keys pair the rows (JSON text of the key columns); compared as jsonb
+    -- text, the canonical form of subscriptions, when row grains match too.
+    SELECT r.t,
+           CASE WHEN cardinality(ctx.pk) = 1 AND ctx.has_row_subscriptions THEN ARRAY[r.t::jsonb ->> pk1]
+                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t::json ->> pk1]
+                WHEN cardinality(ctx.pk) > 1 THEN (SELECT ARRAY(SELECT j.j ->> k FROM unnest(ctx.pk) AS k)
+                                                   FROM (SELECT r.t::jsonb AS j) j) END AS key
+    FROM (SELECT to_json(o.*)::text AS t FROM aqevent_old_rows o) r
+  ), n AS MATERIALIZED (
+    SELECT r.t,
+           CASE WHEN cardinality(ctx.pk) = 1 AND ctx.has_row_subscriptions THEN ARRAY[r.t::jsonb ->> pk1]
+                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t::json ->> pk1]
+                WHEN cardinality(ctx.pk) > 1 THEN (SELECT ARRAY(SELECT j.j ->> k FROM unnest(ctx.pk) AS k)
+                                                   FROM (SELECT r.t::jsonb AS j) j) END AS key
+    FROM (SELECT to_json(n.*)::text AS t FROM aqevent_new_rows n) r
+  ), pairs AS MATERIALIZED (
+    SELECT o.t AS old_t, o.key AS old_key, n.t AS new_t, n.key AS new_key
+    FROM o FULL JOIN n ON n.key = o.key
+  ), changes AS MATERIALIZED (
+    -- Each kind numbered on its own, in the order of the pairs.
+    SELECT c.operation, c.rank, c.key, c.old_t, c.new_t, row_number() OVER w - 1 AS i,
+           sum(octet_length(c.old_t)) OVER w AS bytes
+    FROM (SELECT 'row_delete' AS operation, 1 AS rank, p.old_key AS key, p.old_t, NULL::text AS new_t
+          FROM pairs p WHERE p.new_t IS NULL) c
+    WINDOW w AS (ROWS UNBOUNDED PRECEDING)
+    UNION ALL
+    SELECT c.operation, c.rank, c.key, c.old_t, c.new_t, row_number() OVER w - 1,
+           sum(octet_length(c.new_t)) OVER w
+    FROM (SELECT 'row_insert' AS operation, 2 AS rank, p.new_key AS key, NULL::text AS old_t, p.new_t
+          FROM pairs p WHERE p.old_t IS NULL) c
+    WINDOW w AS (ROWS UNBOUNDED PRECEDING)
+    UNION ALL
+    SELECT c.operation, c.rank, c.key, c.old_t, c.new_t, row_number() OVER w - 1,
+           sum(octet_length(c.old_t) + octet_length(c.new_t)) OVER w
+    FROM (SELECT 'update' AS operation, 3 AS rank, p.new_key AS key, p.old_t, p.new_t
+          FROM pairs p WHERE p.old_t IS NOT NULL AND p.new_t IS NOT NULL AND p.old_t <> p.new_t) c
+    WINDOW w AS (ROWS UNBOUNDED PRECEDING)
+  ), subs AS MATERIALIZED (
+    SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
+  ), row_hits AS MATERIALIZED (
+    -- Row grains: deletes of their row (key changes, keyless tables) and
+    -- its updates; never inserts.
+    SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden, c.operation, c.rank, c.old_t, c.new_t,
+           c.i, c.bytes
+    FROM changes c
+    -- An index lookup by (relation, key) per changed row (see _capture_delete).
+    CROSS JOIN LATERAL (SELECT s.*, (SELECT ses.owner_role FROM event.session ses
+                                     WHERE ses.id = s.session_id) AS owner_role
+                        FROM event.subscription s
+                        WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL
+                          AND s.pk_values = c.key OFFSET 0) s
+    CROSS JOIN LATERAL event._owner_view(s.owner_role, TG_RELID) v
+    WHERE ctx.has_row_subscriptions AND v.visible AND c.operation <> 'row_insert'
+      AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+  ), wanted AS (
+    SELECT w.session_id, sum(w.n) AS n
+    FROM (SELECT s.session_id, (SELECT count(*) FROM changes) AS n FROM subs s
+          UNION ALL
+          SELECT h.session_id, 1 FROM row_hits h) w
+    GROUP BY w.session_id
+  ), admitted AS MATERIALIZED (
+    SELECT a.session_id, a.base
+    FROM event._admit(ARRAY(SELECT ROW(w.session_id, w.n)::event.capture_want FROM wanted w)) a
+  ), chunk AS MATERIALIZED (
+    -- Every table-grain subscription gets the same chunks.
+    SELECT NULL::uuid AS subscription_id, c.operation, c.rank,
+           c.i / CASE WHEN c.operation = 'update' THEN per_chunk ELSE 1000 END + c.bytes / 8388608 AS chunk,
+           array_agg(c.old_t) AS old_texts, array_agg(c.new_t) AS new_texts, count(*)::integer AS n
+    FROM changes c WHERE EXISTS (SELECT FROM subs)
+    GROUP BY c.operation, c.rank, 4
+    UNION ALL
+    -- A row-grain subscription gets its rows.
+    SELECT h.id, h.operation, h.rank, h.chunk, array_agg(h.old_t ORDER BY h.i), array_agg(h.new_t ORDER BY h.i),
+           count(*)::integer
+    FROM (SELECT h.*, (row_number() OVER w - 1) / CASE WHEN h.operation = 'update' THEN per_chunk ELSE 1000 END
+                      + (sum(octet_length(coalesce(h.old_t, '')) + octet_length(coalesce(h.new_t, ''))) OVER w)
+                        / 8388608 AS chunk
+          FROM row_hits h WINDOW w AS (PARTITION BY h.id, h.rank ORDER BY h.i)) h
+    GROUP BY h.id, h.operation, h.rank, h.chunk
+  ), captured AS (
+    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
+                               operation, relation_schema, relation_name, pk_columns, columns,
+                               new_rows, old_rows, row_count, pending_through, transaction_id)
+    SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
+           x.operation, TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
+           CASE WHEN x.operation = 'update' THEN all_columns END,
+           CASE WHEN x.operation <> 'row_delete' THEN x.new_texts END,
+           CASE WHEN x.operation <> 'row_insert' THEN x.old_texts END,
+           x.n, x.through, tx
+    FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden,
+                 ch.operation, ch.old_texts, ch.new_texts, ch.n,
+                 a.base + sum(ch.n) OVER (PARTITION BY s.session_id
+                                          ORDER BY s.by_row, s.subscription_id, ch.rank, ch.chunk) AS through
+          FROM (SELECT t.id AS subscription_id, t.session_id, t.kind, t.column_name, t.hidden, false AS by_row
+                FROM subs t
+                UNION ALL
+                SELECT DISTINCT h.id, h.session_id, h.kind, h.column_name, h.hidden, true
+                FROM row_hits h) s
+          JOIN chunk ch ON ch.subscription_id IS NOT DISTINCT FROM CASE WHEN s.by_row THEN s.subscription_id END
+          JOIN admitted a ON a.session_id = s.session_id
+          ORDER BY s.session_id, s.by_row, s.subscription_id, ch.rank, ch.chunk) x
+    RETURNING session_id, id, row_count,
+              id + CASE WHEN operation = 'update' THEN row_count * cardinality(columns) ELSE row_count END - 1
+                AS last_id)
+  SELECT array_agg(ROW(c.session_id, c.id, c.row_count, c.last_id)::event.captured_chunk) INTO captured_chunks
+  FROM captured c;
+  IF captured_chunks IS NOT NULL THEN
+    PERFORM event._notify_captured(captured_chunks);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- TRUNCATE has no transition table and no rows to keep: table and column
+-- grains get one "truncate" event, row and field grains a row_delete of
+-- their row with a NULL payload, written straight into event.queue (005's
+-- events, admitted by the pending cap like every capture).
+CREATE OR REPLACE FUNCTION event._capture_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+  ctx record;
+  batches event.queued_batch[];
+  tx bigint := pg_current_xact_id()::text::bigint;
+BEGIN
+  SELECT * INTO ctx FROM event._capture_target(TG_RELID);
+  IF (ctx.has_table_subscriptions OR ctx.has_row_subscriptions) IS NOT TRUE THEN
+    RETURN NULL;
+  END IF;
+  WITH targets AS MATERIALIZED (
+    SELECT 'truncate'::text AS operation, s.session_id, s.id AS subscription_id, s.kind,
+           NULL::text[] AS key
+    FROM event._table_subscriptions(TG_RELID) s
+    UNION ALL
+    SELECT 'row_delete', s.session_id, s.id, s.kind, s.pk_values
+    FROM event.subscription s
+    JOIN event.session ses ON ses.id = s.session_id
+    CROSS JOIN LATERAL event._owner_view(ses.owner_role, TG_RELID) v
+    WHERE s.relation_oid = TG_RELID AND s.pk_values IS NOT NULL AND v.visible
+      AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+  ), admitted AS MATERIALIZED (
+    SELECT a.session_id
+    FROM event._admit(ARRAY(SELECT ROW(t.session_id, count(*))::event.capture_want
+                            FROM targets t GROUP BY t.session_id)) a
+  ), queued AS (
+    INSERT INTO event.queue (id, session_id, subscription_id, operation, subscription_type,
+                             relation_schema, relation_name, pk_columns, pk_values, transaction_id)
+    SELECT nextval('event.queue_id_seq'), m.session_id, m.subscription_id, m.operation, m.kind,
+           TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk, m.key, tx
+    FROM (SELECT t.* FROM targets t JOIN admitted a ON a.session_id = t.session_id
+          ORDER BY t.session_id, t.subscription_id) m
+    RETURNING session_id, id)
+  SELECT array_agg(ROW(b.session_id, b.ids, b.first_id, b.last_id)::event.queued_batch) INTO batches
+  FROM (SELECT q.session_id, array_agg(q.id ORDER BY q.id) AS ids, min(q.id) AS first_id, max(q.id) AS last_id
+        FROM queued q GROUP BY q.session_id) b;
+  IF batches IS NOT NULL THEN
+    PERFORM event._queued(batches);
+  END IF;
+  RETURN NULL;
+END
+$$;
