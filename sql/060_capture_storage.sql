@@ -24,6 +24,10 @@
 -- and a later change of a row still has the higher id (docs/guarantees.md).
 -- 2^43 blocks remain: a thousand capturing statements a second for 278
 -- years.
+--
+-- Rows are kept as jsonb (to_jsonb, what capture always used): reading a
+-- chunk then parses nothing, and an update pairs and compares old and new
+-- rows as the values they are.
 
 ALTER SEQUENCE event.queue_id_seq INCREMENT BY 1048576;
 
@@ -39,29 +43,41 @@ CREATE TABLE event.capture (
   hidden            text[]      NOT NULL DEFAULT '{}',
   -- row_insert and row_delete: one event per row; update: one field_update
   -- per changed column of each (old row, new row) pair with the same key.
-  operation         text        NOT NULL CHECK (operation IN ('row_insert', 'row_delete', 'update')),
+  operation         text        NOT NULL,   -- 'row_insert', 'row_delete' or 'update'
   relation_schema   text        NOT NULL,
   relation_name     text        NOT NULL,
   pk_columns        text[],     -- NULL: the table has no primary key
   columns           text[],     -- update: the table's columns in order
-  new_rows          text[],     -- row_insert and update: each row as to_json text
-  old_rows          text[],     -- row_delete and update
-  row_count         integer     NOT NULL CHECK (row_count > 0),
-  -- Rows before next_row have been made into event.queue rows.
+  new_rows          jsonb[],    -- row_insert and update: each row, to_jsonb
+  old_rows          jsonb[],    -- row_delete and update
+  row_count         integer     NOT NULL,   -- of new_rows, old_rows, or both (update)
+  -- Rows before next_row have been made into event.queue rows. A reader
+  -- moves it forward (063), with lease_until set when the rows it passes
+  -- over are to be leased to it at once rather than queued.
   next_row          integer     NOT NULL DEFAULT 0,
+  lease_until       timestamptz,
   -- Rows captured for the session up to and including this chunk, counted
   -- from the session's consumed_rows (the pending-event cap, 062).
   pending_through   bigint      NOT NULL,
   transaction_id    bigint      NOT NULL,
   created_at        timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (session_id, id),
-  CONSTRAINT capture_next_row_check CHECK (next_row >= 0 AND next_row <= row_count),
-  CONSTRAINT capture_rows_check CHECK (
-    CASE operation WHEN 'row_insert' THEN cardinality(new_rows) = row_count AND old_rows IS NULL
-                   WHEN 'row_delete' THEN cardinality(old_rows) = row_count AND new_rows IS NULL
-                   ELSE cardinality(new_rows) = row_count AND cardinality(old_rows) = row_count
-                        AND cardinality(columns) > 0 END)
+  PRIMARY KEY (session_id, id)
 );
+-- No CHECK constraints: only capture (062) writes chunks, and every
+-- single-row write would pay for them -- PostgreSQL prepares a table's
+-- checks for every INSERT statement anew (about 60 µs here for the three
+-- this table had). The expansion trigger (063) checks what readers change.
+
+-- Chunks are compressed with lz4 where the server has it (pglz, the
+-- default, costs a bulk statement about a third more time).
+DO $$
+BEGIN
+  ALTER TABLE event.capture ALTER COLUMN new_rows SET COMPRESSION lz4,
+                            ALTER COLUMN old_rows SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+  NULL;
+END
+$$;
 
 -- Like event.queue (040): rows come and go all the time. fillfactor leaves
 -- room for the consumer's next_row update to be a HOT update.
@@ -98,7 +114,7 @@ AS $$
          NULL::pg_catalog.text,
          CASE WHEN c.hidden OPERATOR(pg_catalog.=) '{}' THEN r.j ELSE r.j OPERATOR(pg_catalog.-) c.hidden END,
          NULL::pg_catalog.jsonb, c.transaction_id
-  FROM (SELECT x.t::pg_catalog.jsonb AS j, first_row OPERATOR(pg_catalog.+) x.k OPERATOR(pg_catalog.-) 1 AS i
+  FROM (SELECT x.t AS j, first_row OPERATOR(pg_catalog.+) x.k OPERATOR(pg_catalog.-) 1 AS i
         FROM pg_catalog.unnest((CASE WHEN c.operation OPERATOR(pg_catalog.=) 'row_insert' THEN c.new_rows
                                      ELSE c.old_rows END)[first_row OPERATOR(pg_catalog.+) 1 : last_row])
              WITH ORDINALITY AS x(t, k)) r
@@ -114,14 +130,19 @@ AS $$
                 THEN ARRAY[r.n OPERATOR(pg_catalog.->>) c.pk_columns[1]]
               ELSE ARRAY(SELECT r.n OPERATOR(pg_catalog.->>) k FROM pg_catalog.unnest(c.pk_columns) AS k) END,
          p.name, r.n OPERATOR(pg_catalog.->) p.name, r.o OPERATOR(pg_catalog.->) p.name, c.transaction_id
-  FROM (SELECT x.nt::pg_catalog.jsonb AS n, x.ot::pg_catalog.jsonb AS o,
+  FROM (SELECT x.nt AS n, x.ot AS o,
                first_row OPERATOR(pg_catalog.+) x.k OPERATOR(pg_catalog.-) 1 AS i
         FROM ROWS FROM (pg_catalog.unnest(c.new_rows[first_row OPERATOR(pg_catalog.+) 1 : last_row]),
                         pg_catalog.unnest(c.old_rows[first_row OPERATOR(pg_catalog.+) 1 : last_row]))
              WITH ORDINALITY AS x(nt, ot, k)) r
-  CROSS JOIN LATERAL pg_catalog.unnest(c.columns) WITH ORDINALITY AS p(name, pos)
+  -- The columns of each row (a lateral subquery that reads r, kept whole by
+  -- OFFSET 0, so that rows are the outer loop: the other way round, every
+  -- column would unnest the chunk's rows again).
+  CROSS JOIN LATERAL (SELECT p.name, p.pos
+                      FROM pg_catalog.unnest(c.columns) WITH ORDINALITY AS p(name, pos)
+                      WHERE (r.n OPERATOR(pg_catalog.->) p.name) IS DISTINCT FROM (r.o OPERATOR(pg_catalog.->) p.name)
+                        AND p.name OPERATOR(pg_catalog.<>) ALL (c.hidden)
+                        AND (c.column_name IS NULL OR p.name OPERATOR(pg_catalog.=) c.column_name)
+                      OFFSET 0) p
   WHERE c.operation OPERATOR(pg_catalog.=) 'update'
-    AND (r.n OPERATOR(pg_catalog.->) p.name) IS DISTINCT FROM (r.o OPERATOR(pg_catalog.->) p.name)
-    AND p.name OPERATOR(pg_catalog.<>) ALL (c.hidden)
-    AND (c.column_name IS NULL OR p.name OPERATOR(pg_catalog.=) c.column_name)
 $$;

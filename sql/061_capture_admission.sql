@@ -13,6 +13,33 @@ CREATE TYPE event.captured_chunk AS (
   last_id    bigint   -- the highest id its events can have
 );
 
+-- The primary key of a table, its columns in key order (NULL: none), for
+-- queries that need nothing else of 051's event._capture_target.
+-- COLLATE "default": attname is a name (collation "C").
+CREATE FUNCTION event._capture_key(relid oid) RETURNS TABLE (pk text[])
+LANGUAGE sql STABLE
+AS $$
+  SELECT (SELECT pg_catalog.array_agg(a.attname::text COLLATE "default" ORDER BY k.ord)
+          FROM pg_catalog.pg_index i
+          CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE i.indrelid = relid AND i.indisprimary)
+$$;
+
+-- What the pending cap needs to know of a session: base, the running count
+-- its next chunk continues from (the newest chunk's, or consumed_rows when
+-- it has none), and what it has consumed; base - consumed is pending.
+-- Inlined: one index lookup each.
+CREATE FUNCTION event._admission(session_id uuid)
+RETURNS TABLE (base bigint, consumed bigint, overflowed boolean, notify_payload text)
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce((SELECT c.pending_through FROM event.capture c
+                   WHERE c.session_id = x.id ORDER BY c.id DESC LIMIT 1), x.consumed_rows),
+         x.consumed_rows, x.overflowed_at IS NOT NULL, x.notify_payload
+  FROM event.session x WHERE x.id = _admission.session_id
+$$;
+
 -- Pending rows of a session (the cap counts captured rows, not yet made into
 -- events): what its newest chunk says was captured, minus what its consumers
 -- have taken since (session.consumed_rows, counted by 062's expansion). Two
@@ -40,18 +67,11 @@ DECLARE
   first_subscription uuid;
 BEGIN
   FOR s IN
-    SELECT w.session_id, w.rows, ses.overflowed_at,
-           coalesce(newest.pending_through, ses.consumed_rows) AS base,
-           ses.overflowed_at IS NULL
-             AND (cap IS NULL
-                  OR coalesce(newest.pending_through, ses.consumed_rows) - ses.consumed_rows + w.rows <= cap)
-             AS fits
+    SELECT w.session_id, w.rows, a.overflowed, a.base,
+           NOT a.overflowed AND (cap IS NULL OR a.base - a.consumed + w.rows <= cap) AS fits
     FROM unnest(wanted) w
     -- A session deleted meanwhile takes nothing.
-    CROSS JOIN LATERAL (SELECT x.overflowed_at, x.consumed_rows FROM event.session x
-                        WHERE x.id = w.session_id OFFSET 0) ses
-    LEFT JOIN LATERAL (SELECT c.pending_through FROM event.capture c
-                       WHERE c.session_id = w.session_id ORDER BY c.id DESC LIMIT 1) newest ON true
+    CROSS JOIN LATERAL event._admission(w.session_id) a
     ORDER BY w.session_id
   LOOP
     IF s.fits THEN
@@ -61,7 +81,7 @@ BEGIN
       CONTINUE;
     END IF;
     BEGIN
-      IF s.overflowed_at IS NOT NULL THEN
+      IF s.overflowed THEN
         -- The count is best effort (a lower bound): never wait for it.
         BEGIN
           UPDATE event.session x SET events_dropped = x.events_dropped + s.rows
@@ -115,7 +135,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM pg_notify(x.channel, x.payload)
+  PERFORM event._notify(x.channel, x.payload)
   FROM (
     SELECT q.session_id::text AS channel, event._notification(ses.notify_payload, q.id, q.event) AS payload, q.id
     FROM unnest(batches) b
@@ -136,15 +156,28 @@ BEGIN
 END
 $$;
 
+-- Every notification goes through here: NOTIFY on the session's channel.
+-- (One place, so that the benchmark can measure capture without it.)
+CREATE FUNCTION event._notify(channel text, payload text) RETURNS void
+LANGUAGE sql VOLATILE
+AS $$ SELECT pg_catalog.pg_notify(channel, payload) $$;
+
 -- The payload that announces one event (docs/concepts.md, Notifications).
+-- PL/pgSQL: a SQL function would not be inlined (it reads event three
+-- times) and would go through the SQL-function executor at every call. No
+-- SET clause (a configuration change per event); every name qualified.
 CREATE FUNCTION event._notification(notify_payload text, id bigint, event jsonb) RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-  SELECT CASE WHEN notify_payload OPERATOR(pg_catalog.=) 'id'
-                THEN pg_catalog.jsonb_build_object('id', id, 'operation', event OPERATOR(pg_catalog.->) 'operation')::text
-              WHEN pg_catalog.octet_length(event::text) OPERATOR(pg_catalog.<) 7900 THEN event::text
-              ELSE pg_catalog.jsonb_build_object('id', id, 'operation', event OPERATOR(pg_catalog.->) 'operation',
-                                                 'compact', true)::text END
+BEGIN
+  IF notify_payload OPERATOR(pg_catalog.=) 'id' THEN
+    RETURN pg_catalog.jsonb_build_object('id', id, 'operation', event OPERATOR(pg_catalog.->) 'operation')::text;
+  ELSIF pg_catalog.octet_length(event::text) OPERATOR(pg_catalog.<) 7900 THEN
+    RETURN event::text;
+  END IF;
+  RETURN pg_catalog.jsonb_build_object('id', id, 'operation', event OPERATOR(pg_catalog.->) 'operation',
+                                       'compact', true)::text;
+END
 $$;
 
 -- The payload that announces many events at once.
@@ -167,7 +200,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM pg_notify(x.channel, x.payload)
+  PERFORM event._notify(x.channel, x.payload)
   FROM (
     WITH per_session AS (
       SELECT ch.session_id, sum(ch.row_count) AS rows, min(ch.id) AS first_id, max(ch.last_id) AS last_id

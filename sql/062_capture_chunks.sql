@@ -1,7 +1,7 @@
 -- 062_capture_chunks: the capture triggers write chunks (060) instead of
 -- events.
 --
--- Per statement: each changed row becomes JSON text once (to_json), rows
+-- Per statement: each changed row becomes jsonb once (to_jsonb), rows
 -- are cut into chunks of at most 1,000 rows (fewer for an update of a wide
 -- table: 2^20 / columns) and 8 MB, and every subscription that matches gets
 -- its chunks, each chunk one event.capture row with a block of ids. Which
@@ -29,11 +29,53 @@ DECLARE
   ctx record;
   captured_chunks event.captured_chunk[];
   tx bigint := pg_current_xact_id()::text::bigint;
+  single_done boolean;
 BEGIN
+  -- One row, the common case of an OLTP write: a chunk of one row per
+  -- subscription and its notification in one statement (which also finds
+  -- the table's key: every query saved counts here), when every session
+  -- may take it (not overflowed, under its cap; else the general path
+  -- below, which knows about overflows). Each session's chunks continue its
+  -- running count in subscription order, as below. No table subscription
+  -- (row grains do not receive inserts): nothing to do.
+  IF NOT EXISTS (SELECT 1 FROM aqevent_new_rows OFFSET 1) THEN
+    WITH subs AS MATERIALIZED (
+      SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden, a.notify_payload,
+             a.base + row_number() OVER (PARTITION BY s.session_id ORDER BY s.id) AS through,
+             NOT a.overflowed AND count(*) OVER (PARTITION BY s.session_id) <= 100
+               AND (cap.value IS NULL
+                    OR a.base - a.consumed + count(*) OVER (PARTITION BY s.session_id) <= cap.value) AS fits
+      FROM event._table_subscriptions(TG_RELID) s
+      CROSS JOIN LATERAL event._admission(s.session_id) a
+      CROSS JOIN (SELECT x.value FROM event.settings x WHERE x.name = 'max_pending_per_session') cap
+    ), captured AS (
+      INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
+                                 operation, relation_schema, relation_name, pk_columns, new_rows,
+                                 row_count, pending_through, transaction_id)
+      SELECT s.session_id, nextval('event.queue_id_seq'), s.id, s.kind, s.column_name, s.hidden,
+             'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, t.pk, ARRAY[r.t], 1, s.through, tx
+      FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n) r
+      CROSS JOIN (SELECT * FROM subs ORDER BY subs.session_id, subs.id) s
+      CROSS JOIN event._capture_key(TG_RELID) t
+      WHERE NOT EXISTS (SELECT 1 FROM subs WHERE NOT subs.fits)
+      RETURNING *
+    )
+    SELECT coalesce(bool_and(s.fits), true) INTO single_done FROM subs s
+    CROSS JOIN LATERAL (SELECT count(event._notify(c.session_id::text,
+                                               event._notification(s2.notify_payload, e.id, event._render(e))))
+                        FROM captured c
+                        JOIN subs s2 ON s2.id = c.subscription_id
+                        CROSS JOIN LATERAL event._explode(c::event.capture, 0, 1) e) n;
+    IF single_done THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+
   SELECT * INTO ctx FROM event._capture_target(TG_RELID);
   IF ctx.has_table_subscriptions IS NOT TRUE THEN
-    RETURN NULL;  -- row grains do not receive inserts
+    RETURN NULL;
   END IF;
+
   WITH subs AS MATERIALIZED (
     SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
   ), admitted AS MATERIALIZED (
@@ -43,8 +85,8 @@ BEGIN
   ), chunk AS MATERIALIZED (
     SELECT r.chunk, array_agg(r.t) AS texts, count(*)::integer AS n
     FROM (SELECT r.t, (row_number() OVER () - 1) / 1000
-                      + sum(octet_length(r.t)) OVER (ROWS UNBOUNDED PRECEDING) / 8388608 AS chunk
-          FROM (SELECT to_json(n.*)::text AS t FROM aqevent_new_rows n) r) r
+                      + sum(pg_column_size(r.t)) OVER (ROWS UNBOUNDED PRECEDING) / 8388608 AS chunk
+          FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n OFFSET 0) r) r
     GROUP BY r.chunk
   ), captured AS (
     INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
@@ -90,12 +132,11 @@ BEGIN
     -- The key only to match row grains: the canonical text of each key
     -- column, as event._canonical_key computes it for subscriptions.
     SELECT r.t, row_number() OVER () - 1 AS i,
-           sum(octet_length(r.t)) OVER (ROWS UNBOUNDED PRECEDING) AS bytes,
+           sum(pg_column_size(r.t)) OVER (ROWS UNBOUNDED PRECEDING) AS bytes,
            CASE WHEN NOT ctx.has_row_subscriptions THEN NULL
-                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t::jsonb ->> pk1]
-                WHEN cardinality(ctx.pk) > 1 THEN (SELECT ARRAY(SELECT j.j ->> k FROM unnest(ctx.pk) AS k)
-                                                   FROM (SELECT r.t::jsonb AS j) j) END AS key
-    FROM (SELECT to_json(o.*)::text AS t FROM aqevent_old_rows o) r
+                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t ->> pk1]
+                WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.t ->> k FROM unnest(ctx.pk) AS k) END AS key
+    FROM (SELECT to_jsonb(o.*) AS t FROM aqevent_old_rows o OFFSET 0) r
   ), subs AS MATERIALIZED (
     SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
   ), row_hits AS MATERIALIZED (
@@ -131,7 +172,7 @@ BEGIN
     UNION ALL
     -- A row-grain subscription gets its rows.
     SELECT h.id, h.chunk, array_agg(h.t ORDER BY h.i), count(*)::integer
-    FROM (SELECT h.*, (row_number() OVER w - 1) / 1000 + (sum(octet_length(h.t)) OVER w) / 8388608 AS chunk
+    FROM (SELECT h.*, (row_number() OVER w - 1) / 1000 + (sum(pg_column_size(h.t)) OVER w) / 8388608 AS chunk
           FROM row_hits h WINDOW w AS (PARTITION BY h.id ORDER BY h.i)) h
     GROUP BY h.id, h.chunk
   ), captured AS (
@@ -164,7 +205,7 @@ $$;
 -- differs goes into an "update" chunk (made into one field_update per
 -- changed column when read); an old row without a partner (its key changed,
 -- or the table has no key) is a row_delete, a new row without one a
--- row_insert -- deletes first.
+-- row_insert -- deletes first, as in 005.
 CREATE OR REPLACE FUNCTION event._capture_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -192,43 +233,42 @@ BEGIN
   -- An update chunk numbers its events row * columns + column within its
   -- block of 2^20 ids.
   per_chunk := least(1000, 1048576 / greatest(cardinality(all_columns), 1));
-  WITH o AS MATERIALIZED (
-    -- Keys pair the rows (JSON text of the key columns); compared as jsonb
-    -- text, the canonical form of subscriptions, when row grains match too.
-    SELECT r.t,
-           CASE WHEN cardinality(ctx.pk) = 1 AND ctx.has_row_subscriptions THEN ARRAY[r.t::jsonb ->> pk1]
-                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t::json ->> pk1]
-                WHEN cardinality(ctx.pk) > 1 THEN (SELECT ARRAY(SELECT j.j ->> k FROM unnest(ctx.pk) AS k)
-                                                   FROM (SELECT r.t::jsonb AS j) j) END AS key
-    FROM (SELECT to_json(o.*)::text AS t FROM aqevent_old_rows o) r
-  ), n AS MATERIALIZED (
-    SELECT r.t,
-           CASE WHEN cardinality(ctx.pk) = 1 AND ctx.has_row_subscriptions THEN ARRAY[r.t::jsonb ->> pk1]
-                WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t::json ->> pk1]
-                WHEN cardinality(ctx.pk) > 1 THEN (SELECT ARRAY(SELECT j.j ->> k FROM unnest(ctx.pk) AS k)
-                                                   FROM (SELECT r.t::jsonb AS j) j) END AS key
-    FROM (SELECT to_json(n.*)::text AS t FROM aqevent_new_rows n) r
-  ), pairs AS MATERIALIZED (
-    SELECT o.t AS old_t, o.key AS old_key, n.t AS new_t, n.key AS new_key
-    FROM o FULL JOIN n ON n.key = o.key
-  ), changes AS MATERIALIZED (
-    -- Each kind numbered on its own, in the order of the pairs.
-    SELECT c.operation, c.rank, c.key, c.old_t, c.new_t, row_number() OVER w - 1 AS i,
-           sum(octet_length(c.old_t)) OVER w AS bytes
-    FROM (SELECT 'row_delete' AS operation, 1 AS rank, p.old_key AS key, p.old_t, NULL::text AS new_t
-          FROM pairs p WHERE p.new_t IS NULL) c
-    WINDOW w AS (ROWS UNBOUNDED PRECEDING)
-    UNION ALL
-    SELECT c.operation, c.rank, c.key, c.old_t, c.new_t, row_number() OVER w - 1,
-           sum(octet_length(c.new_t)) OVER w
-    FROM (SELECT 'row_insert' AS operation, 2 AS rank, p.new_key AS key, NULL::text AS old_t, p.new_t
-          FROM pairs p WHERE p.old_t IS NULL) c
-    WINDOW w AS (ROWS UNBOUNDED PRECEDING)
-    UNION ALL
-    SELECT c.operation, c.rank, c.key, c.old_t, c.new_t, row_number() OVER w - 1,
-           sum(octet_length(c.old_t) + octet_length(c.new_t)) OVER w
-    FROM (SELECT 'update' AS operation, 3 AS rank, p.new_key AS key, p.old_t, p.new_t
-          FROM pairs p WHERE p.old_t IS NOT NULL AND p.new_t IS NOT NULL AND p.old_t <> p.new_t) c
+  WITH changes AS MATERIALIZED (
+    -- Each kind numbered on its own, in the order of the pairs, by running
+    -- counts (no sort): i from 0, bytes so far.
+    SELECT c.*,
+           CASE c.rank WHEN 1 THEN count(*) FILTER (WHERE c.rank = 1) OVER w
+                       WHEN 2 THEN count(*) FILTER (WHERE c.rank = 2) OVER w
+                       ELSE count(*) FILTER (WHERE c.rank = 3) OVER w END - 1 AS i,
+           CASE c.rank WHEN 1 THEN sum(c.size) FILTER (WHERE c.rank = 1) OVER w
+                       WHEN 2 THEN sum(c.size) FILTER (WHERE c.rank = 2) OVER w
+                       ELSE sum(c.size) FILTER (WHERE c.rank = 3) OVER w END AS bytes
+    FROM (SELECT CASE WHEN p.new_t IS NULL THEN 'row_delete' WHEN p.old_t IS NULL THEN 'row_insert'
+                      ELSE 'update' END AS operation,
+                 CASE WHEN p.new_t IS NULL THEN 1 WHEN p.old_t IS NULL THEN 2 ELSE 3 END AS rank,
+                 coalesce(p.new_key, p.old_key) AS key, p.old_t, p.new_t,
+                 coalesce(pg_column_size(p.old_t), 0) + coalesce(pg_column_size(p.new_t), 0) AS size
+          FROM (SELECT o.t AS old_t, o.key AS old_key, n.t AS new_t, n.key AS new_key
+                FROM (
+                  -- The keys pair the rows: the canonical text of the key
+                  -- columns, as event._canonical_key computes it for row
+                  -- subscriptions.
+                  SELECT r.t,
+                         CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t ->> pk1]
+                              WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.t ->> k FROM unnest(ctx.pk) AS k) END AS key
+                  FROM (SELECT to_jsonb(o.*) AS t FROM aqevent_old_rows o OFFSET 0) r
+                  OFFSET 0) o
+                FULL JOIN (
+                  SELECT r.t,
+                         CASE WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t ->> pk1]
+                              WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.t ->> k FROM unnest(ctx.pk) AS k) END AS key
+                  FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n OFFSET 0) r
+                  OFFSET 0) n
+                ON n.key = o.key
+                -- (OFFSET 0 keeps every to_jsonb and key computed once.)
+                OFFSET 0) p
+          -- A pair whose values are all equal changed nothing.
+          WHERE p.old_t IS NULL OR p.new_t IS NULL OR p.old_t <> p.new_t) c
     WINDOW w AS (ROWS UNBOUNDED PRECEDING)
   ), subs AS MATERIALIZED (
     SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
@@ -268,7 +308,7 @@ BEGIN
     SELECT h.id, h.operation, h.rank, h.chunk, array_agg(h.old_t ORDER BY h.i), array_agg(h.new_t ORDER BY h.i),
            count(*)::integer
     FROM (SELECT h.*, (row_number() OVER w - 1) / CASE WHEN h.operation = 'update' THEN per_chunk ELSE 1000 END
-                      + (sum(octet_length(coalesce(h.old_t, '')) + octet_length(coalesce(h.new_t, ''))) OVER w)
+                      + (sum(coalesce(pg_column_size(h.old_t), 0) + coalesce(pg_column_size(h.new_t), 0)) OVER w)
                         / 8388608 AS chunk
           FROM row_hits h WINDOW w AS (PARTITION BY h.id, h.rank ORDER BY h.i)) h
     GROUP BY h.id, h.operation, h.rank, h.chunk

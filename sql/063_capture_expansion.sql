@@ -13,8 +13,9 @@
 -- event tables turns the rows passed over into queue rows (as requeue does
 -- with dead letters: nobody but capture and these triggers inserts events).
 
--- The rows a consumer moved next_row over become queue rows; the
--- session's consumed_rows counts them (the pending cap); a chunk whose
+-- The rows a reader moved next_row over become queue rows: leased until
+-- lease_until when the reader set it (attempt 1), deliverable otherwise.
+-- The session's consumed_rows counts them (the pending cap); a chunk whose
 -- every row went is deleted.
 CREATE FUNCTION event._expand_marked() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -23,12 +24,15 @@ SET jit = off
 AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM aqevent_old_chunks o JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
-             WHERE n.next_row < o.next_row) THEN
-    RAISE EXCEPTION 'next_row of event.capture only moves forward'
+             WHERE n.next_row < o.next_row OR n.next_row > n.row_count) THEN
+    RAISE EXCEPTION 'next_row of event.capture only moves forward, up to row_count'
       USING ERRCODE = 'check_violation';
   END IF;
   INSERT INTO event.queue
-  SELECT e.*
+  SELECT e.id, e.session_id, e.subscription_id, e.event, e.created_at, n.lease_until,
+         CASE WHEN n.lease_until IS NULL THEN 0 ELSE 1 END, e.last_error, e.operation, e.subscription_type,
+         e.relation_schema, e.relation_name, e.pk_columns, e.pk_values, e.column_name, e.payload, e.old_value,
+         e.transaction_id
   FROM aqevent_old_chunks o
   JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
   CROSS JOIN LATERAL event._explode(n, o.next_row, n.next_row) e
@@ -50,54 +54,50 @@ CREATE TRIGGER capture_expand AFTER UPDATE ON event.capture
   REFERENCING OLD TABLE AS aqevent_old_chunks NEW TABLE AS aqevent_new_chunks
   FOR EACH STATEMENT EXECUTE FUNCTION event._expand_marked();
 
--- Make captured rows of a session into queue rows, from its oldest chunk
--- on, until the queue holds max_events deliverable events or nothing is
--- left; returns how many rows were expanded (0: nothing to do). A
--- concurrent fetch of the session holding the head chunks is waited for.
-CREATE FUNCTION event._expand(ses event.session, max_events integer) RETURNS integer
+-- Make up to max_rows captured rows of a session into queue rows, from its
+-- oldest chunk on, leased until lease_until (NULL: deliverable). Returns
+-- the id ranges the new queue rows lie in, in order (none: nothing was
+-- captured). A concurrent fetch holding the head chunks is waited for, in
+-- either delivery order: a fetch's transaction is short, and a consumer
+-- that skipped the one chunk of a bulk statement would find nothing while
+-- there is plenty.
+CREATE FUNCTION event._expand(ses event.session, max_rows integer, lease_until timestamptz)
+RETURNS int8range[]
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  need integer;
-  taken integer;
+  ranges int8range[];
 BEGIN
-  -- Nothing captured: the common case of a consumer that keeps up.
-  IF NOT EXISTS (SELECT 1 FROM event.capture c WHERE c.session_id = ses.id) THEN
-    RETURN 0;
-  END IF;
-  need := max_events - (SELECT count(*) FROM (SELECT 1 FROM event.queue q
-                                              WHERE q.session_id = ses.id
-                                                AND (q.visible_at IS NULL OR q.visible_at <= now())
-                                              LIMIT max_events) v);
-  IF need <= 0 THEN
-    RETURN 0;
-  END IF;
-  -- Waiting (not skipping) in either delivery order: a fetch's
-  -- transaction is short, and a consumer that skipped the one chunk of a
-  -- bulk statement would find nothing while there is plenty.
   WITH head AS (
     SELECT c.id, c.row_count - c.next_row AS rows_left
     FROM event.capture c WHERE c.session_id = ses.id
-    ORDER BY c.id LIMIT need
+    ORDER BY c.id LIMIT max_rows
     FOR UPDATE
   ), take AS (
-    SELECT h.id, least(h.rows_left, need - (sum(h.rows_left) OVER (ORDER BY h.id) - h.rows_left)) AS n
+    SELECT h.id, least(h.rows_left, max_rows - (sum(h.rows_left) OVER (ORDER BY h.id) - h.rows_left)) AS n
     FROM head h
   ), marked AS (
-    UPDATE event.capture c SET next_row = c.next_row + t.n
+    UPDATE event.capture c SET next_row = c.next_row + t.n, lease_until = _expand.lease_until
       FROM take t
      WHERE c.session_id = ses.id AND c.id = t.id AND t.n > 0
-    RETURNING t.n
+    -- An update chunk numbers its events row * columns + column.
+    RETURNING c.id + (c.next_row - t.n) * coalesce(cardinality(c.columns), 1) AS first_id,
+              c.id + c.next_row * coalesce(cardinality(c.columns), 1) AS end_id
   )
-  SELECT coalesce(sum(m.n), 0) INTO taken FROM marked m;
-  RETURN taken;
+  SELECT array_agg(int8range(m.first_id, m.end_id) ORDER BY m.first_id) INTO ranges FROM marked m;
+  RETURN coalesce(ranges, '{}');
 END
 $$;
 
--- 052's fetch_events, with the chunks expanded first. In strict order
--- nothing is expanded while the head of the queue is leased or backing off:
--- nothing behind it could be delivered.
+-- 052's fetch_events, reading the captured rows too. When the session has
+-- no deliverable queue row, its oldest captured rows are made into queue
+-- rows already leased to this fetch and returned (one insert per event, as
+-- a captured event used to cost when it was written, instead of an insert
+-- and an update). Otherwise they are first made into deliverable queue rows,
+-- as many as the fetch lacks, and leased from the queue as before. In
+-- strict order nothing is read while the head of the queue is leased or
+-- backing off: nothing behind it could be delivered.
 CREATE OR REPLACE FUNCTION event.fetch_events(session_id uuid, max_events integer, lease interval)
 RETURNS TABLE (id bigint, attempts integer, event jsonb)
 LANGUAGE plpgsql VOLATILE
@@ -110,7 +110,8 @@ DECLARE
   ses event.session := event._require_session(session_id);
   ready bigint[];
   delivered integer;
-  expanded integer;
+  deliverable integer;
+  expanded int8range[];
 BEGIN
   IF max_events IS NULL OR max_events < 1 OR max_events > 10000 THEN
     RAISE EXCEPTION 'max_events must be between 1 and 10000, not %', coalesce(max_events::text, 'NULL')
@@ -121,17 +122,43 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  -- Exhausted events met on the way become dead letters, and expanded rows
+  -- Strict order: one fetch of the session at a time, so that the second
+  -- sees the lease the first took (the head check below) rather than
+  -- leasing captured rows behind it.
+  IF ses.delivery_order = 'strict' THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended(ses.id::text, 7021933452185600002));
+  END IF;
+
+  -- Exhausted events met on the way become dead letters, and captured rows
   -- may hold no event (an update that changed nothing a subscription sees):
   -- look again then, so that an empty result always means that nothing is
   -- deliverable.
   LOOP
-    expanded := 0;
-    IF ses.delivery_order <> 'strict'
-       OR NOT EXISTS (SELECT 1 FROM (SELECT q.visible_at FROM event.queue q WHERE q.session_id = ses.id
-                                     ORDER BY q.id LIMIT 1) h
-                      WHERE h.visible_at > now()) THEN
-      expanded := event._expand(ses, max_events);
+    IF ses.delivery_order = 'strict'
+       AND EXISTS (SELECT 1 FROM (SELECT q.visible_at FROM event.queue q WHERE q.session_id = ses.id
+                                  ORDER BY q.id LIMIT 1) h
+                   WHERE h.visible_at > now()) THEN
+      RETURN;
+    END IF;
+    deliverable := (SELECT count(*) FROM (SELECT 1 FROM event.queue q
+                                          WHERE q.session_id = ses.id
+                                            AND (q.visible_at IS NULL OR q.visible_at <= now())
+                                          LIMIT max_events) v);
+    expanded := '{}';
+    IF deliverable = 0 THEN
+      expanded := event._expand(ses, max_events, now() + lease);
+      EXIT WHEN expanded = '{}';
+      RETURN QUERY
+      SELECT (x.q).id, (x.q).attempts, event._render(x.q)
+      FROM unnest(expanded) r
+      CROSS JOIN LATERAL (SELECT q FROM event.queue q
+                          WHERE q.session_id = ses.id AND q.id >= lower(r) AND q.id < upper(r)) x(q)
+      ORDER BY 1;
+      GET DIAGNOSTICS delivered = ROW_COUNT;
+      EXIT WHEN delivered > 0;
+      CONTINUE;
+    ELSIF deliverable < max_events THEN
+      expanded := event._expand(ses, max_events - deliverable, NULL);
     END IF;
 
     IF ses.delivery_order = 'strict' THEN
@@ -155,7 +182,7 @@ BEGIN
     END IF;
 
     IF ready IS NULL THEN
-      EXIT WHEN expanded = 0;
+      EXIT WHEN expanded = '{}';
       CONTINUE;
     END IF;
 
@@ -203,6 +230,7 @@ BEGIN
     RETURN QUERY
     SELECT * FROM event._explode(c, c.next_row, c.row_count) e
     WHERE after_id IS NULL OR e.id > after_id
+    ORDER BY e.id
     LIMIT max_events - got;
     GET DIAGNOSTICS n = ROW_COUNT;
     got := got + n;

@@ -2,8 +2,8 @@
 -- captured chunks (060) into account.
 
 -- 023's _apply_access_control, with event.capture: readers may read their
--- sessions' chunks, move next_row (expansion, 063) and delete them with
--- their session; only capture inserts them.
+-- sessions' chunks, move next_row with lease_until (expansion, 063) and
+-- delete them with their session; only capture inserts them.
 CREATE OR REPLACE FUNCTION event._apply_access_control() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -69,7 +69,7 @@ BEGIN
       -- Only capture inserts chunks; a reader moves next_row (expansion,
       -- 063) and deletes them with its session.
       GRANT SELECT, DELETE ON event.capture TO aqevent_user;
-      GRANT UPDATE (next_row) ON event.capture TO aqevent_user;
+      GRANT UPDATE (next_row, lease_until) ON event.capture TO aqevent_user;
     ELSE
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO aqevent_user', t.rel);
     END IF;

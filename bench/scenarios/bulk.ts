@@ -4,16 +4,18 @@
  * subscription, each against the same statement on an unsubscribed table
  * (autocommit, so commit and WAL flush are included). The floor is the
  * same 100,000 queue rows written by a plain INSERT … SELECT of ready-made
- * event rows into a copy of event.queue without triggers: what storing the
- * events costs before any capture work. "floor into event.queue" writes them
- * into event.queue itself (with its autovacuum settings; notifications are
- * sent by capture, not by a trigger on the queue).
+ * event rows into a copy of event.queue without triggers: what storing one
+ * row per event costs, the least any capture that writes a queue row per
+ * event could cost (as aqevent did before sql/060). "floor into event.queue"
+ * writes them into event.queue itself (with its autovacuum settings). The
+ * "chunk floor" copies the insert's event.capture rows into a copy of that
+ * table: what storing the statement's rows as chunks costs.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { fmt, fmtMs, type ResultRow, type ScenarioOutcome } from '../support/results.js';
 import type { BenchContext, Scenario } from '../support/scenario.js';
-import { createItemTable, insertRowsSql, QUEUE_STORAGE_COLUMNS, resetQueue, subscribeSessions } from '../support/tables.js';
+import { CAPTURED_EVENTS_SQL, createItemTable, insertRowsSql, QUEUE_STORAGE_COLUMNS, resetQueue, subscribeSessions } from '../support/tables.js';
 import { median, timeMs } from '../support/timing.js';
 
 const TARGETS = { insert: 2.5, update: 3, delete: 2.5 } as const;
@@ -30,14 +32,18 @@ async function setup(pool: pg.Pool): Promise<void> {
   await createItemTable(pool, 'bulk_sub');
   await subscribeSessions(pool, 'bulk_sub', 1);
   await pool.query('CREATE TABLE bench.queue_floor (LIKE event.queue INCLUDING ALL)');
+  await pool.query('CREATE TABLE bench.capture_floor (LIKE event.capture INCLUDING ALL)');
 }
 
-async function floorRuns(pool: pg.Pool, first: boolean): Promise<{ floor: number; withNotify: number }> {
+async function floorRuns(pool: pg.Pool, first: boolean): Promise<{ floor: number; withNotify: number; chunks: number }> {
   if (first) {
     await pool.query(`CREATE TABLE bench.floor_events AS
-                      SELECT ${QUEUE_STORAGE_COLUMNS} FROM event.queue
+                      SELECT ${QUEUE_STORAGE_COLUMNS} FROM (${CAPTURED_EVENTS_SQL}) e
                       WHERE operation = 'row_insert'`);
+    await pool.query(`CREATE TABLE bench.floor_chunks AS SELECT * FROM event.capture WHERE operation = 'row_insert'`);
   }
+  await pool.query('TRUNCATE bench.capture_floor');
+  const chunks = await timeMs(() => pool.query('INSERT INTO bench.capture_floor SELECT * FROM bench.floor_chunks'));
   await pool.query('TRUNCATE bench.queue_floor');
   const floor = await timeMs(() => pool.query(`INSERT INTO bench.queue_floor (${QUEUE_STORAGE_COLUMNS})
                                               SELECT ${QUEUE_STORAGE_COLUMNS} FROM bench.floor_events`));
@@ -46,7 +52,7 @@ async function floorRuns(pool: pg.Pool, first: boolean): Promise<{ floor: number
                                                    SELECT ${QUEUE_STORAGE_COLUMNS.replace('session_id', '$1')}
                                                    FROM bench.floor_events`,
                                                    [randomUUID()]));
-  return { floor, withNotify };
+  return { floor, withNotify, chunks };
 }
 
 export const bulk: Scenario = {
@@ -64,6 +70,7 @@ export const bulk: Scenario = {
     };
     const floors: number[] = [];
     const notifies: number[] = [];
+    const chunkFloors: number[] = [];
     for (let rep = 0; rep < repeats; rep++) {
       await pool.query('TRUNCATE bench.bulk_plain, bench.bulk_sub');
       await resetQueue(pool);
@@ -76,9 +83,10 @@ export const bulk: Scenario = {
           times[op][which].push(ms);
         }
         if (op === 'insert') {
-          const { floor, withNotify } = await floorRuns(pool, rep === 0);
+          const { floor, withNotify, chunks } = await floorRuns(pool, rep === 0);
           floors.push(floor);
           notifies.push(withNotify);
+          chunkFloors.push(chunks);
         }
         ctx.log(`bulk rep ${rep + 1}/${repeats} ${op}: plain ${fmtMs(times[op].plain.at(-1)!)}, subscribed ${fmtMs(times[op].sub.at(-1)!)}`);
       }
@@ -86,6 +94,7 @@ export const bulk: Scenario = {
     const ratio = (op: Op) => median(times[op].sub.map((s, i) => s / times[op].plain[i]!));
     const floorRatio = median(floors.map((f, i) => f / times.insert.plain[i]!));
     const notifyRatio = median(notifies.map((f, i) => f / times.insert.plain[i]!));
+    const chunkRatio = median(chunkFloors.map((f, i) => f / times.insert.plain[i]!));
     const n = rows.toLocaleString('en-US');
     const out: ResultRow[] = (['insert', 'update', 'delete'] as const).map((op) => ({
       scenario: 'bulk',
@@ -105,6 +114,9 @@ export const bulk: Scenario = {
     })), {
       scenario: 'bulk', measure: `floor into event.queue itself`, baseline: fmtMs(median(times.insert.plain)),
       subject: fmtMs(median(notifies)), value: `${fmt(notifyRatio)}x`, target: 'report', met: null,
+    }, {
+      scenario: 'bulk', measure: `chunk floor: the insert's event.capture rows, no triggers`, baseline: fmtMs(median(times.insert.plain)),
+      subject: fmtMs(median(chunkFloors)), value: `${fmt(chunkRatio)}x`, target: 'report', met: null,
     });
     return {
       rows: out,
@@ -115,6 +127,7 @@ export const bulk: Scenario = {
         bulk_floor_ratio: floorRatio,
       },
       details: { rows, repeats, times_ms: times, floor_ms: floors, floor_with_notify_ms: notifies,
+                 chunk_floor_ms: chunkFloors, chunk_floor_ratio: chunkRatio,
                  floor_with_notify_ratio: notifyRatio,
                  floor_ratio_vs: { insert: floorVs('insert'), update: floorVs('update'), delete: floorVs('delete') } },
     };

@@ -16,7 +16,7 @@ import PgBoss from 'pg-boss';
 import { Session } from '../../src/session.js';
 import { fmt, fmtMs, type ResultRow, type ScenarioOutcome } from '../support/results.js';
 import type { BenchContext, Scenario } from '../support/scenario.js';
-import { createItemTable, insertRowsSql, subscribedSession } from '../support/tables.js';
+import { createItemTable, insertRowsSql, resetQueue, subscribedSession } from '../support/tables.js';
 import { interleaved, timeMs } from '../support/timing.js';
 
 const TARGET = 2;
@@ -40,9 +40,9 @@ export const drain: Scenario = {
 
     const loadAqevent = async () => {
       await pool.query(`TRUNCATE bench.${TABLE}`); // before the queue: TRUNCATE is an event too
-      await pool.query('TRUNCATE event.queue');
+      await resetQueue(pool);
       await pool.query(insertRowsSql(TABLE, 1, events));
-      await pool.query('ANALYZE event.queue');
+      await pool.query('ANALYZE event.queue, event.capture');
     };
     await loadAqevent();
     // The jobs carry the same JSON as the events.
@@ -121,7 +121,7 @@ export const drain: Scenario = {
       };
     } finally {
       await boss.stop({ graceful: false, close: true, wait: true });
-      await pool.query('TRUNCATE event.queue');
+      await resetQueue(pool);
     }
   },
 };

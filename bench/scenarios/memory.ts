@@ -24,7 +24,7 @@ import { maintain, queueSize } from '../../src/maintenance/operations.js';
 import { ConsumerProcess } from '../support/consumer-process.js';
 import { fmt, type ScenarioOutcome } from '../support/results.js';
 import type { BenchContext, Scenario } from '../support/scenario.js';
-import { createItemTable, insertMarker, insertRowsSql, subscribedSession } from '../support/tables.js';
+import { createItemTable, insertMarker, insertRowsSql, pendingCount, resetQueue, subscribedSession } from '../support/tables.js';
 import { timeMs } from '../support/timing.js';
 
 const RSS_TARGET_MB = 200;
@@ -39,8 +39,7 @@ const TABLE = 'memory_items';
  */
 async function backlogBelow(pool: pg.Pool, sessionId: string, limit: number): Promise<void> {
   for (;;) {
-    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [sessionId]);
-    if (rows[0]!.n <= limit) return;
+    if ((await pendingCount(pool, sessionId)) <= limit) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -57,7 +56,7 @@ export const memory: Scenario = {
     const { rows: [settings] } = await pool.query<{ autovacuum: string; naptime: string }>(
       "SELECT current_setting('autovacuum') AS autovacuum, current_setting('autovacuum_naptime') AS naptime");
     await createItemTable(pool, TABLE);
-    await pool.query('TRUNCATE event.queue');
+    await resetQueue(pool);
     const sessionId = await subscribedSession(pool, TABLE);
     const consumer = new ConsumerProcess(ctx.db.clientConfig, sessionId, 100, false);
     const maintaining = settings!.autovacuum !== 'on';
@@ -107,10 +106,10 @@ export const memory: Scenario = {
           { scenario: 'memory', measure: `consumer RSS draining ${n} events (session.events(), batch 100), MB (idle at start / max)`,
             baseline: fmt(idle.rssMb, 1), subject: fmt(done.maxRssMb, 1), value: fmt(done.maxRssMb, 1),
             target: `< ${RSS_TARGET_MB} MB`, met: done.maxRssMb < RSS_TARGET_MB },
-          { scenario: 'memory', measure: `event.queue on disk after ${n} produced and acked (autovacuum ${settings!.autovacuum}` +
+          { scenario: 'memory', measure: `event.queue + event.capture on disk after ${n} produced and acked (autovacuum ${settings!.autovacuum}` +
               `${maintaining ? `, maintain --vacuum every ${MAINTAIN_EVERY_MS / 1000} s` : ''}; peak during run)`,
             baseline: mb(peakBytes), subject: mb(after.totalBytes), value: mb(after.totalBytes), target: 'report', met: null },
-          { scenario: 'memory', measure: 'event.queue on disk after maintain({ vacuum: true })',
+          { scenario: 'memory', measure: 'event.queue + event.capture on disk after maintain({ vacuum: true })',
             baseline: mb(after.totalBytes), subject: mb(vacuumed.totalBytes), value: mb(vacuumed.totalBytes), target: 'report', met: null },
         ],
         results: { consumer_rss_mb: done.maxRssMb, queue_bytes_after_1m: after.totalBytes },
@@ -126,7 +125,7 @@ export const memory: Scenario = {
       sampling = false;
       await sampler.catch(() => {});
       consumer.kill();
-      await pool.query('TRUNCATE event.queue');
+      await resetQueue(pool);
     }
   },
 };

@@ -55,14 +55,14 @@ export const singleRow: Scenario = {
       const subTps = 1 / r.subject;
       const ratio = 1 / r.ratio;
       ctx.log(`single-row: plain ${fmt(plainTps, 0)} tps, subscribed ${fmt(subTps, 0)} tps`);
-      // What NOTIFY costs here: the same, with event._queued (notifications
-      // and pending cap, called by capture) a no-op in this throw-away
+      // What NOTIFY costs here: the same, with event._notify (every
+      // notification goes through it, sql/061) a no-op in this throw-away
       // database (the transaction then takes no cluster-wide notify lock at
       // commit), then restored.
-      const queued = 'event._queued(event.queued_batch[])';
-      const { rows: [original] } = await pool.query<{ sql: string }>(`SELECT pg_get_functiondef('${queued}'::regprocedure) AS sql`);
-      await pool.query(`CREATE OR REPLACE FUNCTION event._queued(batches event.queued_batch[]) RETURNS void
-                        LANGUAGE plpgsql AS 'BEGIN END'`);
+      const notify = 'event._notify(text, text)';
+      const { rows: [original] } = await pool.query<{ sql: string }>(`SELECT pg_get_functiondef('${notify}'::regprocedure) AS sql`);
+      await pool.query(`CREATE OR REPLACE FUNCTION event._notify(channel text, payload text) RETURNS void
+                        LANGUAGE sql AS 'SELECT'`);
       let quiet;
       try {
         quiet = await interleaved(Math.max(1, Math.ceil(repeats / 2)),

@@ -42,10 +42,25 @@ export async function subscribeSessions(pool: pg.Pool, name: string, sessions: n
   if (rows[0]!.n !== sessions) throw new Error(`expected ${sessions} subscriptions on bench.${name}, made ${rows[0]!.n}`);
 }
 
-/** Empties the queue between repetitions, so every repetition starts alike. */
+/** Empties the queue and the captured chunks between repetitions, so every repetition starts alike. */
 export async function resetQueue(pool: pg.Pool): Promise<void> {
-  await pool.query('TRUNCATE event.queue');
+  await pool.query('TRUNCATE event.queue, event.capture');
 }
+
+/** Pending events of a session: its queue rows and its captured rows not yet fetched. */
+export async function pendingCount(pool: pg.Pool, sessionId: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM event.queue WHERE session_id = $1)
+            + (SELECT coalesce(sum(row_count - next_row), 0) FROM event.capture WHERE session_id = $1) AS n`, [sessionId]);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * The captured events as the queue rows a fetch would make of them
+ * (sql/060 event._explode), without changing anything: what the floors copy.
+ */
+export const CAPTURED_EVENTS_SQL =
+  'SELECT e.* FROM event.capture c CROSS JOIN LATERAL event._explode(c, c.next_row, c.row_count) e';
 
 /** A new session with a table subscription to bench.<name>; returns the session id. */
 export async function subscribedSession(pool: pg.Pool, name: string): Promise<string> {
@@ -61,9 +76,9 @@ export async function insertMarker(pool: pg.Pool, name: string, id: number): Pro
 }
 
 /**
- * The columns a captured event is stored in (sql/050_queue_compact_storage):
- * what the floor measurements copy, so that they write the same rows capture
- * writes.
+ * The columns of a queue row (sql/050_queue_compact_storage): what the floor
+ * measurements copy, so that they write the rows a fetch makes of captured
+ * events (and that capture itself wrote before sql/060).
  */
 export const QUEUE_STORAGE_COLUMNS = [
   'id', 'session_id', 'subscription_id', 'event', 'operation', 'subscription_type',

@@ -19,7 +19,7 @@ export interface MaintenanceSummary {
   deadLettered: number;
   orphanEvents: number;
   orphanSubscriptions: number;
-  /** VACUUM (ANALYZE) event.queue ran after the pass (option `vacuum`, and the role may). */
+  /** VACUUM (ANALYZE) of event.queue and event.capture ran after the pass (option `vacuum`, and the role may). */
   vacuumed: boolean;
 }
 
@@ -29,7 +29,7 @@ const maintainOptionsSchema = z.object({
   /** The clock (tests, "what would expire at T"); default the database's now(). */
   now: z.date().optional(),
   /**
-   * Then VACUUM (ANALYZE) event.queue, when the role may (owner, superuser,
+   * Then VACUUM (ANALYZE) event.queue and event.capture, when the role may (owner, superuser,
    * database owner; aqevent_admin on PostgreSQL 17+). A safety net for
    * servers where autovacuum is off or cannot keep up. Default false.
    */
@@ -75,10 +75,10 @@ export async function maintain(pool: pg.Pool, options: MaintainOptions = {}): Pr
 async function vacuumQueue(pool: pg.Pool): Promise<boolean> {
   try {
     if (!(await pool.query<{ ok: boolean }>('SELECT event.may_vacuum_queue() AS ok')).rows[0]!.ok) return false;
-    await pool.query('VACUUM (ANALYZE) event.queue');
+    await pool.query('VACUUM (ANALYZE) event.queue, event.capture');
     return true;
   } catch (error) {
-    throw fromPgError(error, 'vacuum event.queue');
+    throw fromPgError(error, 'vacuum event.queue, event.capture');
   }
 }
 
@@ -111,7 +111,7 @@ export async function purge(pool: pg.Pool, options: PurgeOptions): Promise<Purge
   }
 }
 
-/** Size of event.queue on disk (event.queue_size()): watch it for bloat. */
+/** Size on disk of what holds pending events, event.queue and event.capture (event.queue_size()): watch it for bloat. */
 export interface QueueSize {
   totalBytes: number;
   tableBytes: number;

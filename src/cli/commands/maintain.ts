@@ -21,7 +21,7 @@ function print(summary: MaintenanceSummary, json: boolean): void {
   else console.log(`expired ${summary.sessionsExpired} sessions, purged ${summary.deadLettersPurged} dead letters, `
     + `reclaimed ${summary.leasesReclaimed} leases (${summary.deadLettered} to dead letters), `
     + `removed ${summary.orphanEvents} orphan events and ${summary.orphanSubscriptions} orphan subscriptions`
-    + (summary.vacuumed ? '; vacuumed event.queue' : ''));
+    + (summary.vacuumed ? '; vacuumed event.queue and event.capture' : ''));
 }
 
 /** aqevent maintain: retention, expiry and lease reclaim, on pg-boss's cron or once. */
@@ -33,7 +33,7 @@ export function registerMaintain(program: Command): void {
     .option('--cron <expr>', 'schedule (cron, UTC)', '*/5 * * * *')
     .option('--dead-letter-age <duration>', 'purge dead letters older than this (default: the dead_letter_retention_seconds setting)', duration)
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
-    .option('--vacuum', 'VACUUM (ANALYZE) event.queue after each pass (when autovacuum is off or lags)')
+    .option('--vacuum', 'VACUUM (ANALYZE) event.queue and event.capture after each pass (when autovacuum is off or lags)')
     .action(async (raw: unknown, command: Command) => {
       const options = validate(optionsSchema, raw, 'maintain options');
       const passOptions = {
