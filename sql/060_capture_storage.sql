@@ -57,7 +57,7 @@ CREATE TABLE event.capture (
   next_row          integer     NOT NULL DEFAULT 0,
   lease_until       timestamptz,
   -- Rows captured for the session up to and including this chunk, counted
-  -- from the session's consumed_rows (the pending-event cap, 062).
+  -- from its oldest chunk still there (the pending-event cap, 061).
   pending_through   bigint      NOT NULL,
   transaction_id    bigint      NOT NULL,
   created_at        timestamptz NOT NULL DEFAULT now(),
@@ -91,10 +91,6 @@ ALTER TABLE event.capture SET (
   autovacuum_vacuum_cost_delay = 0,
   fillfactor = 90
 );
-
--- Rows captured for a session and since made into events or purged: with
--- capture.pending_through, what is pending without counting it (062).
-ALTER TABLE event.session ADD COLUMN consumed_rows bigint NOT NULL DEFAULT 0;
 
 -- The events of rows first_row .. last_row - 1 of a chunk (0-based, in
 -- order), as event.queue rows: deliverable, never attempted. A SQL

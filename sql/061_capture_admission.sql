@@ -26,27 +26,44 @@ AS $$
           WHERE i.indrelid = relid AND i.indisprimary)
 $$;
 
--- What the pending cap needs to know of a session: base, the running count
--- its next chunk continues from (the newest chunk's, or consumed_rows when
--- it has none), and what it has consumed; base - consumed is pending.
--- Inlined: one index lookup each.
-CREATE FUNCTION event._admission(session_id uuid)
-RETURNS TABLE (base bigint, consumed bigint, overflowed boolean, notify_payload text)
-LANGUAGE sql STABLE
+-- Rows as an owner may see them: without the hidden columns, but for the
+-- key columns (062). Called only when something is hidden.
+CREATE FUNCTION event._visible_rows(rows_in jsonb[], hidden text[], pk text[]) RETURNS jsonb[]
+LANGUAGE sql IMMUTABLE
 AS $$
-  SELECT coalesce((SELECT c.pending_through FROM event.capture c
-                   WHERE c.session_id = x.id ORDER BY c.id DESC LIMIT 1), x.consumed_rows),
-         x.consumed_rows, x.overflowed_at IS NOT NULL, x.notify_payload
-  FROM event.session x WHERE x.id = _admission.session_id
+  SELECT ARRAY(SELECT u.r OPERATOR(pg_catalog.-)
+                      ARRAY(SELECT h FROM pg_catalog.unnest(hidden) AS h
+                            WHERE h OPERATOR(pg_catalog.<>) ALL (coalesce(pk, '{}')))
+               FROM pg_catalog.unnest(rows_in) WITH ORDINALITY AS u(r, o)
+               ORDER BY u.o)
 $$;
 
--- Pending rows of a session (the cap counts captured rows, not yet made into
--- events): what its newest chunk says was captured, minus what its consumers
--- have taken since (session.consumed_rows, counted by 062's expansion). Two
--- index lookups instead of a count. Writers that run at the same time each
--- count from the newest chunk committed before them, so concurrent writers
--- may take a session a little past its cap; never does a writer wait for
--- another to count.
+-- What the pending cap needs to know of a session. Its chunks carry a
+-- running count of the rows captured for it (pending_through): base is the
+-- newest chunk's, which the next chunks continue from (0 when it has none),
+-- and pending is base minus what the oldest chunk still there says was
+-- captured before its unread rows. Two index lookups instead of a count.
+CREATE FUNCTION event._admission(session_id uuid)
+RETURNS TABLE (base bigint, pending bigint, overflowed boolean, notify_payload text)
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(newest.pending_through, 0),
+         coalesce(newest.pending_through OPERATOR(pg_catalog.-) oldest.read_through, 0),
+         x.overflowed_at IS NOT NULL, x.notify_payload
+  FROM event.session x
+  LEFT JOIN LATERAL (SELECT c.pending_through FROM event.capture c
+                     WHERE c.session_id = x.id ORDER BY c.id DESC LIMIT 1) newest ON true
+  LEFT JOIN LATERAL (SELECT c.pending_through OPERATOR(pg_catalog.-) c.row_count OPERATOR(pg_catalog.+) c.next_row
+                            AS read_through
+                     FROM event.capture c
+                     WHERE c.session_id = x.id ORDER BY c.id LIMIT 1) oldest ON true
+  WHERE x.id = _admission.session_id
+$$;
+
+-- The cap counts captured rows not yet made into events (event._admission).
+-- Writers that run at the same time each count from the newest chunk
+-- committed before them, so concurrent writers may take a session a little
+-- past its cap; never does a writer wait for another to count.
 --
 -- The sessions of wanted that may take their rows, each with the running
 -- count its new chunks continue from. A session that is overflowed, or
@@ -68,7 +85,7 @@ DECLARE
 BEGIN
   FOR s IN
     SELECT w.session_id, w.rows, a.overflowed, a.base,
-           NOT a.overflowed AND (cap IS NULL OR a.base - a.consumed + w.rows <= cap) AS fits
+           NOT a.overflowed AND (cap IS NULL OR a.pending + w.rows <= cap) AS fits
     FROM unnest(wanted) w
     -- A session deleted meanwhile takes nothing.
     CROSS JOIN LATERAL event._admission(w.session_id) a

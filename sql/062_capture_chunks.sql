@@ -13,6 +13,12 @@
 -- changes keys is row_delete then row_insert, deletes first, as in 005),
 -- then the rows in the order the statement changed them.
 --
+-- A chunk holds the rows as the subscription's owner may see them: columns
+-- it may not read are left out (event._visible_rows), but for the key, by
+-- which its events name their row. (Owners read their chunks through
+-- event.pending_event and peek; with whole rows in them, column privileges
+-- would not protect a column.)
+--
 -- The statements are written out in each trigger function: a transition
 -- table can only be read by the trigger's own function. work_mem is raised
 -- for them because a bulk statement's chunks are grouped and ordered in
@@ -29,23 +35,29 @@ DECLARE
   ctx record;
   captured_chunks event.captured_chunk[];
   tx bigint := pg_current_xact_id()::text::bigint;
-  single_done boolean;
+  small_done boolean;
 BEGIN
-  -- One row, the common case of an OLTP write: a chunk of one row per
-  -- subscription and its notification in one statement (which also finds
-  -- the table's key: every query saved counts here), when every session
-  -- may take it (not overflowed, under its cap; else the general path
-  -- below, which knows about overflows). Each session's chunks continue its
-  -- running count in subscription order, as below. No table subscription
-  -- (row grains do not receive inserts): nothing to do.
-  IF NOT EXISTS (SELECT 1 FROM aqevent_new_rows OFFSET 1) THEN
-    WITH subs AS MATERIALIZED (
+  -- Up to 100 rows (about every OLTP write): one chunk per subscription and
+  -- its notifications in one statement (which also finds the table's key:
+  -- every query saved counts here), when every session may take them (not
+  -- overflowed, under its cap; else the general path below, which knows
+  -- about overflows) and is told each event (at most 100 events, at most
+  -- 8 MB: else a batch notification, or several chunks). Each session's
+  -- chunks continue its running count in subscription order, as below. No
+  -- table subscription (row grains do not receive inserts): nothing to do.
+  IF NOT EXISTS (SELECT 1 FROM aqevent_new_rows OFFSET 100) THEN
+    WITH r AS MATERIALIZED (
+      SELECT array_agg(r.t) AS all_rows, count(*)::integer AS n, sum(pg_column_size(r.t)) AS bytes
+      FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n) r
+    ), subs AS MATERIALIZED (
       SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden, a.notify_payload,
-             a.base + row_number() OVER (PARTITION BY s.session_id ORDER BY s.id) AS through,
-             NOT a.overflowed AND count(*) OVER (PARTITION BY s.session_id) <= 100
-               AND (cap.value IS NULL
-                    OR a.base - a.consumed + count(*) OVER (PARTITION BY s.session_id) <= cap.value) AS fits
+             a.base + r.n * row_number() OVER (PARTITION BY s.session_id ORDER BY s.id) AS through,
+             NOT a.overflowed AND r.bytes <= 8388608
+               AND r.n * count(*) OVER (PARTITION BY s.session_id) <= 100
+               AND (cap.value IS NULL OR a.pending + r.n * count(*) OVER (PARTITION BY s.session_id) <= cap.value)
+               AS fits
       FROM event._table_subscriptions(TG_RELID) s
+      CROSS JOIN r
       CROSS JOIN LATERAL event._admission(s.session_id) a
       CROSS JOIN (SELECT x.value FROM event.settings x WHERE x.name = 'max_pending_per_session') cap
     ), captured AS (
@@ -53,20 +65,22 @@ BEGIN
                                  operation, relation_schema, relation_name, pk_columns, new_rows,
                                  row_count, pending_through, transaction_id)
       SELECT s.session_id, nextval('event.queue_id_seq'), s.id, s.kind, s.column_name, s.hidden,
-             'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, t.pk, ARRAY[r.t], 1, s.through, tx
-      FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n) r
+             'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, t.pk,
+             CASE WHEN s.hidden = '{}' THEN r.all_rows ELSE event._visible_rows(r.all_rows, s.hidden, t.pk) END,
+             r.n, s.through, tx
+      FROM r
       CROSS JOIN (SELECT * FROM subs ORDER BY subs.session_id, subs.id) s
       CROSS JOIN event._capture_key(TG_RELID) t
-      WHERE NOT EXISTS (SELECT 1 FROM subs WHERE NOT subs.fits)
+      WHERE r.n > 0 AND NOT EXISTS (SELECT 1 FROM subs WHERE NOT subs.fits)
       RETURNING *
     )
-    SELECT coalesce(bool_and(s.fits), true) INTO single_done FROM subs s
+    SELECT coalesce(bool_and(s.fits), true) INTO small_done FROM subs s
     CROSS JOIN LATERAL (SELECT count(event._notify(c.session_id::text,
-                                               event._notification(s2.notify_payload, e.id, event._render(e))))
+                                                   event._notification(s2.notify_payload, e.id, event._render(e))))
                         FROM captured c
                         JOIN subs s2 ON s2.id = c.subscription_id
-                        CROSS JOIN LATERAL event._explode(c::event.capture, 0, 1) e) n;
-    IF single_done THEN
+                        CROSS JOIN LATERAL event._explode(c::event.capture, 0, c.row_count) e) n;
+    IF small_done THEN
       RETURN NULL;
     END IF;
   END IF;
@@ -93,7 +107,9 @@ BEGIN
                                operation, relation_schema, relation_name, pk_columns, new_rows,
                                row_count, pending_through, transaction_id)
     SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
-           'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk, x.texts, x.n, x.through, tx
+           'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
+           CASE WHEN x.hidden = '{}' THEN x.texts ELSE event._visible_rows(x.texts, x.hidden, ctx.pk) END,
+           x.n, x.through, tx
     FROM (SELECT s.session_id, s.id AS subscription_id, s.kind, s.column_name, s.hidden, ch.texts, ch.n,
                  a.base + sum(ch.n) OVER (PARTITION BY s.session_id ORDER BY s.id, ch.chunk) AS through
           FROM chunk ch
@@ -180,7 +196,9 @@ BEGIN
                                operation, relation_schema, relation_name, pk_columns, old_rows,
                                row_count, pending_through, transaction_id)
     SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
-           'row_delete', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk, x.texts, x.n, x.through, tx
+           'row_delete', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
+           CASE WHEN x.hidden = '{}' THEN x.texts ELSE event._visible_rows(x.texts, x.hidden, ctx.pk) END,
+           x.n, x.through, tx
     FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden, ch.texts, ch.n,
                  a.base + sum(ch.n) OVER (PARTITION BY s.session_id ORDER BY s.by_row, s.subscription_id, ch.chunk) AS through
           FROM (SELECT t.id AS subscription_id, t.session_id, t.kind, t.column_name, t.hidden, false AS by_row
@@ -319,8 +337,10 @@ BEGIN
     SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
            x.operation, TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
            CASE WHEN x.operation = 'update' THEN all_columns END,
-           CASE WHEN x.operation <> 'row_delete' THEN x.new_texts END,
-           CASE WHEN x.operation <> 'row_insert' THEN x.old_texts END,
+           CASE WHEN x.operation = 'row_delete' THEN NULL WHEN x.hidden = '{}' THEN x.new_texts
+                ELSE event._visible_rows(x.new_texts, x.hidden, ctx.pk) END,
+           CASE WHEN x.operation = 'row_insert' THEN NULL WHEN x.hidden = '{}' THEN x.old_texts
+                ELSE event._visible_rows(x.old_texts, x.hidden, ctx.pk) END,
            x.n, x.through, tx
     FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden,
                  ch.operation, ch.old_texts, ch.new_texts, ch.n,

@@ -14,38 +14,43 @@
 -- with dead letters: nobody but capture and these triggers inserts events).
 
 -- The rows a reader moved next_row over become queue rows: leased until
--- lease_until when the reader set it (attempt 1), deliverable otherwise.
--- The session's consumed_rows counts them (the pending cap); a chunk whose
--- every row went is deleted.
+-- lease_until when the reader set it (attempt 1), deliverable otherwise. A
+-- chunk whose every row went is deleted. One statement: a fetch pays for
+-- every statement here.
 CREATE FUNCTION event._expand_marked() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+-- Called from fetch_events, whose custom plans (planned at every call)
+-- would apply here too: these statements do not depend on the queue's size.
+SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+  backwards bigint;
 BEGIN
-  IF EXISTS (SELECT 1 FROM aqevent_old_chunks o JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
-             WHERE n.next_row < o.next_row OR n.next_row > n.row_count) THEN
+  WITH made AS (
+    INSERT INTO event.queue
+    SELECT e.id, e.session_id, e.subscription_id, e.event, e.created_at, n.lease_until,
+           CASE WHEN n.lease_until IS NULL THEN 0 ELSE 1 END, e.last_error, e.operation,
+           e.subscription_type, e.relation_schema, e.relation_name, e.pk_columns, e.pk_values, e.column_name,
+           e.payload, e.old_value, e.transaction_id
+    FROM aqevent_old_chunks o
+    JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
+    CROSS JOIN LATERAL event._explode(n, o.next_row, n.next_row) e
+    WHERE n.next_row > o.next_row AND n.next_row <= n.row_count
+  ), read AS (
+    DELETE FROM event.capture c
+     USING aqevent_new_chunks n
+     WHERE c.session_id = n.session_id AND c.id = n.id AND n.next_row = n.row_count
+  )
+  SELECT count(*) INTO backwards
+  FROM aqevent_old_chunks o
+  JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
+  WHERE n.next_row < o.next_row OR n.next_row > n.row_count;
+  IF backwards > 0 THEN
     RAISE EXCEPTION 'next_row of event.capture only moves forward, up to row_count'
       USING ERRCODE = 'check_violation';
   END IF;
-  INSERT INTO event.queue
-  SELECT e.id, e.session_id, e.subscription_id, e.event, e.created_at, n.lease_until,
-         CASE WHEN n.lease_until IS NULL THEN 0 ELSE 1 END, e.last_error, e.operation, e.subscription_type,
-         e.relation_schema, e.relation_name, e.pk_columns, e.pk_values, e.column_name, e.payload, e.old_value,
-         e.transaction_id
-  FROM aqevent_old_chunks o
-  JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
-  CROSS JOIN LATERAL event._explode(n, o.next_row, n.next_row) e
-  WHERE n.next_row > o.next_row;
-  UPDATE event.session s SET consumed_rows = s.consumed_rows + d.rows
-    FROM (SELECT n.session_id, sum(n.next_row - o.next_row) AS rows
-          FROM aqevent_old_chunks o
-          JOIN aqevent_new_chunks n ON n.session_id = o.session_id AND n.id = o.id
-          GROUP BY n.session_id) d
-   WHERE s.id = d.session_id AND d.rows > 0;
-  DELETE FROM event.capture c
-   USING aqevent_new_chunks n
-   WHERE c.session_id = n.session_id AND c.id = n.id AND n.next_row = n.row_count;
   RETURN NULL;
 END
 $$;
@@ -65,6 +70,9 @@ CREATE FUNCTION event._expand(ses event.session, max_rows integer, lease_until t
 RETURNS int8range[]
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- A range scan of the session's oldest chunks whatever their number: planned
+-- once, not at every fetch as fetch_events' own statements are.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   ranges int8range[];

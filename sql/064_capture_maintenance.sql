@@ -96,9 +96,7 @@ BEGIN
   END LOOP;
 END
 $$;
--- 040's maintenance functions, with the chunks. Deleting captured rows
--- without making them into events (purge, expiry) also counts them as
--- consumed, for the pending cap (061).
+-- 040's maintenance functions, with the chunks.
 
 CREATE OR REPLACE FUNCTION event.expire_sessions(now timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -138,14 +136,9 @@ BEGIN
   GET DIAGNOSTICS purged = ROW_COUNT;
   WITH gone AS (
     DELETE FROM event.capture c WHERE c.created_at < purge_pending.now - older_than
-    RETURNING c.session_id, c.row_count - c.next_row AS rows,
-              CASE WHEN c.operation = 'update'
+    RETURNING CASE WHEN c.operation = 'update'
                    THEN (SELECT count(*) FROM event._explode(c, c.next_row, c.row_count))
                    ELSE c.row_count - c.next_row END AS events
-  ), counted AS (
-    UPDATE event.session s SET consumed_rows = s.consumed_rows + g.rows
-      FROM (SELECT g.session_id, sum(g.rows) AS rows FROM gone g GROUP BY g.session_id) g
-     WHERE s.id = g.session_id
   )
   SELECT coalesce(sum(g.events), 0) INTO captured FROM gone g;
   RETURN purged + captured;

@@ -247,6 +247,9 @@ test('events carry only what the owner may read now; a revoked privilege stops t
     await r.writer.pool.query("UPDATE public.items SET secret = 'changed', name = 'deux' WHERE id = 2");
     const seen = await events();
     assert.doesNotMatch(JSON.stringify(seen), /secret"|top secret|changed/);
+    const stored = await o.query('SELECT new_rows::text, old_rows::text FROM event.capture WHERE session_id = $1', [own]);
+    assert.ok(stored.rowCount! > 0, 'the events are still captured rows');
+    assert.doesNotMatch(JSON.stringify(stored.rows), /secret|changed/, 'captured rows hold only what the owner may read');
     assert.deepEqual(seen.map((e) => [e.operation, e.subscription_type, Object.keys(e.payload ?? {})]), [
       ['row_insert', 'table', ['id', 'name']],
       ['field_update', 'table', ['name']],
