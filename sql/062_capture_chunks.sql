@@ -90,32 +90,39 @@ BEGIN
     RETURN NULL;
   END IF;
 
+  -- The rows, numbered and assigned to chunks, are kept once; the chunks'
+  -- ids are drawn in order for each subscription from their keys alone, and
+  -- each chunk's array goes straight from the aggregate into its rows:
+  -- sorting rows that carry the arrays copied them twice.
   WITH subs AS MATERIALIZED (
     SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
   ), admitted AS MATERIALIZED (
     SELECT a.session_id, a.base
     FROM event._admit(ARRAY(SELECT ROW(s.session_id, count(*) * (SELECT count(*) FROM aqevent_new_rows))::event.capture_want
                             FROM subs s GROUP BY s.session_id)) a
-  ), chunk AS MATERIALIZED (
-    SELECT r.chunk, array_agg(r.t) AS texts, count(*)::integer AS n
-    FROM (SELECT r.t, (row_number() OVER () - 1) / 1000
-                      + sum(pg_column_size(r.t)) OVER (ROWS UNBOUNDED PRECEDING) / 8388608 AS chunk
-          FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n OFFSET 0) r) r
-    GROUP BY r.chunk
+  ), numbered AS MATERIALIZED (
+    SELECT r.t, (row_number() OVER () - 1) / 1000
+                + sum(pg_column_size(r.t)) OVER (ROWS UNBOUNDED PRECEDING) / 8388608 AS chunk
+    FROM (SELECT to_jsonb(n.*) AS t FROM aqevent_new_rows n OFFSET 0) r
+  ), keys AS MATERIALIZED (
+    SELECT k.*, nextval('event.queue_id_seq') AS block
+    FROM (SELECT s.session_id, s.id AS subscription_id, s.kind, s.column_name, s.hidden, c.chunk, c.n,
+                 a.base + sum(c.n) OVER (PARTITION BY s.session_id ORDER BY s.id, c.chunk) AS through
+          FROM (SELECT r.chunk, count(*)::integer AS n FROM numbered r GROUP BY r.chunk) c
+          CROSS JOIN subs s
+          JOIN admitted a ON a.session_id = s.session_id
+          ORDER BY s.session_id, s.id, c.chunk) k
   ), captured AS (
     INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
                                operation, relation_schema, relation_name, pk_columns, new_rows,
                                row_count, pending_through, transaction_id)
-    SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
+    SELECT k.session_id, k.block, k.subscription_id, k.kind, k.column_name, k.hidden,
            'row_insert', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
-           CASE WHEN x.hidden = '{}' THEN x.texts ELSE event._visible_rows(x.texts, x.hidden, ctx.pk) END,
-           x.n, x.through, tx
-    FROM (SELECT s.session_id, s.id AS subscription_id, s.kind, s.column_name, s.hidden, ch.texts, ch.n,
-                 a.base + sum(ch.n) OVER (PARTITION BY s.session_id ORDER BY s.id, ch.chunk) AS through
-          FROM chunk ch
-          CROSS JOIN subs s
-          JOIN admitted a ON a.session_id = s.session_id
-          ORDER BY s.session_id, s.id, ch.chunk) x
+           CASE WHEN k.hidden = '{}' THEN ch.texts ELSE event._visible_rows(ch.texts, k.hidden, ctx.pk) END,
+           k.n, k.through, tx
+    FROM (SELECT r.chunk, array_agg(r.t) AS texts FROM numbered r GROUP BY r.chunk) ch
+    -- OFFSET 0: the keys are looked up per chunk, the chunk is not hashed.
+    CROSS JOIN LATERAL (SELECT * FROM keys k WHERE k.chunk = ch.chunk OFFSET 0) k
     RETURNING session_id, id, row_count, id + row_count - 1 AS last_id)
   SELECT array_agg(ROW(c.session_id, c.id, c.row_count, c.last_id)::event.captured_chunk) INTO captured_chunks
   FROM captured c;
@@ -144,11 +151,14 @@ BEGIN
     RETURN NULL;
   END IF;
   pk1 := ctx.pk[1];
+  -- As in _capture_insert: rows kept once with their chunk, ids drawn from
+  -- the chunks' keys, arrays straight from the aggregate into their rows.
   WITH old AS MATERIALIZED (
     -- The key only to match row grains: the canonical text of each key
     -- column, as event._canonical_key computes it for subscriptions.
     SELECT r.t, row_number() OVER () - 1 AS i,
-           sum(pg_column_size(r.t)) OVER (ROWS UNBOUNDED PRECEDING) AS bytes,
+           (row_number() OVER () - 1) / 1000
+             + sum(pg_column_size(r.t)) OVER (ROWS UNBOUNDED PRECEDING) / 8388608 AS chunk,
            CASE WHEN NOT ctx.has_row_subscriptions THEN NULL
                 WHEN cardinality(ctx.pk) = 1 THEN ARRAY[r.t ->> pk1]
                 WHEN cardinality(ctx.pk) > 1 THEN ARRAY(SELECT r.t ->> k FROM unnest(ctx.pk) AS k) END AS key
@@ -156,7 +166,9 @@ BEGIN
   ), subs AS MATERIALIZED (
     SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
   ), row_hits AS MATERIALIZED (
-    SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden, o.t, o.i, o.bytes
+    -- A row-grain subscription gets its rows, in chunks of its own.
+    SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden, o.t, o.i,
+           (row_number() OVER w - 1) / 1000 + sum(pg_column_size(o.t)) OVER w / 8388608 AS chunk
     FROM old o
     -- An index lookup by (relation, key) per changed row, never a scan of
     -- the subscriptions: OFFSET 0 keeps the planner from turning it into a
@@ -170,6 +182,7 @@ BEGIN
     CROSS JOIN LATERAL event._owner_view(s.owner_role, TG_RELID) v
     WHERE ctx.has_row_subscriptions AND v.visible
       AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+    WINDOW w AS (PARTITION BY s.id ORDER BY o.i)
   ), wanted AS (
     SELECT w.session_id, sum(w.n) AS n
     FROM (SELECT s.session_id, (SELECT count(*) FROM old) AS n FROM subs s
@@ -179,36 +192,42 @@ BEGIN
   ), admitted AS MATERIALIZED (
     SELECT a.session_id, a.base
     FROM event._admit(ARRAY(SELECT ROW(w.session_id, w.n)::event.capture_want FROM wanted w)) a
-  ), chunk AS MATERIALIZED (
-    -- Every table-grain subscription gets the same chunks.
-    SELECT NULL::uuid AS subscription_id, o.i / 1000 + o.bytes / 8388608 AS chunk,
-           array_agg(o.t) AS texts, count(*)::integer AS n
-    FROM old o WHERE EXISTS (SELECT FROM subs)
-    GROUP BY 2
-    UNION ALL
-    -- A row-grain subscription gets its rows.
-    SELECT h.id, h.chunk, array_agg(h.t ORDER BY h.i), count(*)::integer
-    FROM (SELECT h.*, (row_number() OVER w - 1) / 1000 + (sum(pg_column_size(h.t)) OVER w) / 8388608 AS chunk
-          FROM row_hits h WINDOW w AS (PARTITION BY h.id ORDER BY h.i)) h
-    GROUP BY h.id, h.chunk
-  ), captured AS (
-    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
-                               operation, relation_schema, relation_name, pk_columns, old_rows,
-                               row_count, pending_through, transaction_id)
-    SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
-           'row_delete', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
-           CASE WHEN x.hidden = '{}' THEN x.texts ELSE event._visible_rows(x.texts, x.hidden, ctx.pk) END,
-           x.n, x.through, tx
-    FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden, ch.texts, ch.n,
-                 a.base + sum(ch.n) OVER (PARTITION BY s.session_id ORDER BY s.by_row, s.subscription_id, ch.chunk) AS through
+  ), keys AS MATERIALIZED (
+    -- One per subscription and chunk, ids in order: table grains first
+    -- (every one gets the same chunks), then row grains.
+    SELECT k.*, nextval('event.queue_id_seq') AS block
+    FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden, s.by_row, c.chunk, c.n,
+                 a.base + sum(c.n) OVER (PARTITION BY s.session_id
+                                         ORDER BY s.by_row, s.subscription_id, c.chunk) AS through
           FROM (SELECT t.id AS subscription_id, t.session_id, t.kind, t.column_name, t.hidden, false AS by_row
                 FROM subs t
                 UNION ALL
                 SELECT DISTINCT h.id, h.session_id, h.kind, h.column_name, h.hidden, true
                 FROM row_hits h) s
-          JOIN chunk ch ON ch.subscription_id IS NOT DISTINCT FROM CASE WHEN s.by_row THEN s.subscription_id END
+          JOIN (SELECT NULL::uuid AS subscription_id, o.chunk, count(*)::integer AS n
+                FROM old o WHERE EXISTS (SELECT FROM subs) GROUP BY o.chunk
+                UNION ALL
+                SELECT h.id, h.chunk, count(*)::integer FROM row_hits h GROUP BY h.id, h.chunk) c
+            ON c.subscription_id IS NOT DISTINCT FROM CASE WHEN s.by_row THEN s.subscription_id END
           JOIN admitted a ON a.session_id = s.session_id
-          ORDER BY s.session_id, s.by_row, s.subscription_id, ch.chunk) x
+          ORDER BY s.session_id, s.by_row, s.subscription_id, c.chunk) k
+  ), captured AS (
+    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
+                               operation, relation_schema, relation_name, pk_columns, old_rows,
+                               row_count, pending_through, transaction_id)
+    SELECT k.session_id, k.block, k.subscription_id, k.kind, k.column_name, k.hidden,
+           'row_delete', TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
+           CASE WHEN k.hidden = '{}' THEN ch.texts ELSE event._visible_rows(ch.texts, k.hidden, ctx.pk) END,
+           k.n, k.through, tx
+    FROM (SELECT NULL::uuid AS subscription_id, o.chunk, array_agg(o.t) AS texts
+          FROM old o WHERE EXISTS (SELECT FROM subs) GROUP BY o.chunk
+          UNION ALL
+          SELECT h.id, h.chunk, array_agg(h.t ORDER BY h.i) FROM row_hits h GROUP BY h.id, h.chunk) ch
+    -- OFFSET 0: the keys are looked up per chunk, the chunk is not hashed.
+    CROSS JOIN LATERAL (SELECT * FROM keys k
+                        WHERE k.chunk = ch.chunk
+                          AND CASE WHEN k.by_row THEN k.subscription_id END IS NOT DISTINCT FROM ch.subscription_id
+                        OFFSET 0) k
     RETURNING session_id, id, row_count, id + row_count - 1 AS last_id)
   SELECT array_agg(ROW(c.session_id, c.id, c.row_count, c.last_id)::event.captured_chunk) INTO captured_chunks
   FROM captured c;
@@ -253,14 +272,15 @@ BEGIN
   per_chunk := least(1000, 1048576 / greatest(cardinality(all_columns), 1));
   WITH changes AS MATERIALIZED (
     -- Each kind numbered on its own, in the order of the pairs, by running
-    -- counts (no sort): i from 0, bytes so far.
+    -- counts (no sort): i from 0; a chunk at most per_chunk rows (1,000 for
+    -- inserts and deletes) and about 8 MB.
+    SELECT c.*, c.i / CASE WHEN c.rank = 3 THEN per_chunk ELSE 1000 END + c.bytes / 8388608 AS chunk
+    FROM (
     SELECT c.*,
            CASE c.rank WHEN 1 THEN count(*) FILTER (WHERE c.rank = 1) OVER w
                        WHEN 2 THEN count(*) FILTER (WHERE c.rank = 2) OVER w
                        ELSE count(*) FILTER (WHERE c.rank = 3) OVER w END - 1 AS i,
-           CASE c.rank WHEN 1 THEN sum(c.size) FILTER (WHERE c.rank = 1) OVER w
-                       WHEN 2 THEN sum(c.size) FILTER (WHERE c.rank = 2) OVER w
-                       ELSE sum(c.size) FILTER (WHERE c.rank = 3) OVER w END AS bytes
+           sum(c.size) OVER w AS bytes
     FROM (SELECT CASE WHEN p.new_t IS NULL THEN 'row_delete' WHEN p.old_t IS NULL THEN 'row_insert'
                       ELSE 'update' END AS operation,
                  CASE WHEN p.new_t IS NULL THEN 1 WHEN p.old_t IS NULL THEN 2 ELSE 3 END AS rank,
@@ -287,14 +307,15 @@ BEGIN
                 OFFSET 0) p
           -- A pair whose values are all equal changed nothing.
           WHERE p.old_t IS NULL OR p.new_t IS NULL OR p.old_t <> p.new_t) c
-    WINDOW w AS (ROWS UNBOUNDED PRECEDING)
+    WINDOW w AS (ROWS UNBOUNDED PRECEDING)) c
   ), subs AS MATERIALIZED (
     SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden FROM event._table_subscriptions(TG_RELID) s
   ), row_hits AS MATERIALIZED (
     -- Row grains: deletes of their row (key changes, keyless tables) and
-    -- its updates; never inserts.
-    SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden, c.operation, c.rank, c.old_t, c.new_t,
-           c.i, c.bytes
+    -- its updates, never inserts, in chunks of their own.
+    SELECT s.id, s.session_id, s.kind, s.column_name, v.hidden, c.operation, c.rank, c.old_t, c.new_t, c.i,
+           (row_number() OVER w - 1) / CASE WHEN c.operation = 'update' THEN per_chunk ELSE 1000 END
+             + sum(c.size) OVER w / 8388608 AS chunk
     FROM changes c
     -- An index lookup by (relation, key) per changed row (see _capture_delete).
     CROSS JOIN LATERAL (SELECT s.*, (SELECT ses.owner_role FROM event.session ses
@@ -305,6 +326,7 @@ BEGIN
     CROSS JOIN LATERAL event._owner_view(s.owner_role, TG_RELID) v
     WHERE ctx.has_row_subscriptions AND v.visible AND c.operation <> 'row_insert'
       AND (s.column_name IS NULL OR s.column_name <> ALL (v.hidden))
+    WINDOW w AS (PARTITION BY s.id, c.rank ORDER BY c.i)
   ), wanted AS (
     SELECT w.session_id, sum(w.n) AS n
     FROM (SELECT s.session_id, (SELECT count(*) FROM changes) AS n FROM subs s
@@ -314,46 +336,50 @@ BEGIN
   ), admitted AS MATERIALIZED (
     SELECT a.session_id, a.base
     FROM event._admit(ARRAY(SELECT ROW(w.session_id, w.n)::event.capture_want FROM wanted w)) a
-  ), chunk AS MATERIALIZED (
-    -- Every table-grain subscription gets the same chunks.
-    SELECT NULL::uuid AS subscription_id, c.operation, c.rank,
-           c.i / CASE WHEN c.operation = 'update' THEN per_chunk ELSE 1000 END + c.bytes / 8388608 AS chunk,
-           array_agg(c.old_t) AS old_texts, array_agg(c.new_t) AS new_texts, count(*)::integer AS n
-    FROM changes c WHERE EXISTS (SELECT FROM subs)
-    GROUP BY c.operation, c.rank, 4
-    UNION ALL
-    -- A row-grain subscription gets its rows.
-    SELECT h.id, h.operation, h.rank, h.chunk, array_agg(h.old_t ORDER BY h.i), array_agg(h.new_t ORDER BY h.i),
-           count(*)::integer
-    FROM (SELECT h.*, (row_number() OVER w - 1) / CASE WHEN h.operation = 'update' THEN per_chunk ELSE 1000 END
-                      + (sum(coalesce(pg_column_size(h.old_t), 0) + coalesce(pg_column_size(h.new_t), 0)) OVER w)
-                        / 8388608 AS chunk
-          FROM row_hits h WINDOW w AS (PARTITION BY h.id, h.rank ORDER BY h.i)) h
-    GROUP BY h.id, h.operation, h.rank, h.chunk
-  ), captured AS (
-    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
-                               operation, relation_schema, relation_name, pk_columns, columns,
-                               new_rows, old_rows, row_count, pending_through, transaction_id)
-    SELECT x.session_id, nextval('event.queue_id_seq'), x.subscription_id, x.kind, x.column_name, x.hidden,
-           x.operation, TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
-           CASE WHEN x.operation = 'update' THEN all_columns END,
-           CASE WHEN x.operation = 'row_delete' THEN NULL WHEN x.hidden = '{}' THEN x.new_texts
-                ELSE event._visible_rows(x.new_texts, x.hidden, ctx.pk) END,
-           CASE WHEN x.operation = 'row_insert' THEN NULL WHEN x.hidden = '{}' THEN x.old_texts
-                ELSE event._visible_rows(x.old_texts, x.hidden, ctx.pk) END,
-           x.n, x.through, tx
-    FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden,
-                 ch.operation, ch.old_texts, ch.new_texts, ch.n,
-                 a.base + sum(ch.n) OVER (PARTITION BY s.session_id
-                                          ORDER BY s.by_row, s.subscription_id, ch.rank, ch.chunk) AS through
+  ), keys AS MATERIALIZED (
+    -- One per subscription and chunk, ids in order (see _capture_delete):
+    -- per subscription deletes, inserts, updates.
+    SELECT k.*, nextval('event.queue_id_seq') AS block
+    FROM (SELECT s.session_id, s.subscription_id, s.kind, s.column_name, s.hidden, s.by_row,
+                 c.operation, c.rank, c.chunk, c.n,
+                 a.base + sum(c.n) OVER (PARTITION BY s.session_id
+                                         ORDER BY s.by_row, s.subscription_id, c.rank, c.chunk) AS through
           FROM (SELECT t.id AS subscription_id, t.session_id, t.kind, t.column_name, t.hidden, false AS by_row
                 FROM subs t
                 UNION ALL
                 SELECT DISTINCT h.id, h.session_id, h.kind, h.column_name, h.hidden, true
                 FROM row_hits h) s
-          JOIN chunk ch ON ch.subscription_id IS NOT DISTINCT FROM CASE WHEN s.by_row THEN s.subscription_id END
+          JOIN (SELECT NULL::uuid AS subscription_id, c.operation, c.rank, c.chunk, count(*)::integer AS n
+                FROM changes c WHERE EXISTS (SELECT FROM subs) GROUP BY c.operation, c.rank, c.chunk
+                UNION ALL
+                SELECT h.id, h.operation, h.rank, h.chunk, count(*)::integer
+                FROM row_hits h GROUP BY h.id, h.operation, h.rank, h.chunk) c
+            ON c.subscription_id IS NOT DISTINCT FROM CASE WHEN s.by_row THEN s.subscription_id END
           JOIN admitted a ON a.session_id = s.session_id
-          ORDER BY s.session_id, s.by_row, s.subscription_id, ch.rank, ch.chunk) x
+          ORDER BY s.session_id, s.by_row, s.subscription_id, c.rank, c.chunk) k
+  ), captured AS (
+    INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, column_name, hidden,
+                               operation, relation_schema, relation_name, pk_columns, columns,
+                               new_rows, old_rows, row_count, pending_through, transaction_id)
+    SELECT k.session_id, k.block, k.subscription_id, k.kind, k.column_name, k.hidden,
+           k.operation, TG_TABLE_SCHEMA, TG_TABLE_NAME, ctx.pk,
+           CASE WHEN k.operation = 'update' THEN all_columns END,
+           CASE WHEN k.operation = 'row_delete' THEN NULL WHEN k.hidden = '{}' THEN ch.new_texts
+                ELSE event._visible_rows(ch.new_texts, k.hidden, ctx.pk) END,
+           CASE WHEN k.operation = 'row_insert' THEN NULL WHEN k.hidden = '{}' THEN ch.old_texts
+                ELSE event._visible_rows(ch.old_texts, k.hidden, ctx.pk) END,
+           k.n, k.through, tx
+    FROM (SELECT NULL::uuid AS subscription_id, c.rank, c.chunk,
+                 array_agg(c.old_t) AS old_texts, array_agg(c.new_t) AS new_texts
+          FROM changes c WHERE EXISTS (SELECT FROM subs) GROUP BY c.rank, c.chunk
+          UNION ALL
+          SELECT h.id, h.rank, h.chunk, array_agg(h.old_t ORDER BY h.i), array_agg(h.new_t ORDER BY h.i)
+          FROM row_hits h GROUP BY h.id, h.rank, h.chunk) ch
+    -- OFFSET 0: the keys are looked up per chunk, the chunk is not hashed.
+    CROSS JOIN LATERAL (SELECT * FROM keys k
+                        WHERE k.rank = ch.rank AND k.chunk = ch.chunk
+                          AND CASE WHEN k.by_row THEN k.subscription_id END IS NOT DISTINCT FROM ch.subscription_id
+                        OFFSET 0) k
     RETURNING session_id, id, row_count,
               id + CASE WHEN operation = 'update' THEN row_count * cardinality(columns) ELSE row_count END - 1
                 AS last_id)
