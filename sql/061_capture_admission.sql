@@ -13,8 +13,9 @@ CREATE TYPE event.captured_chunk AS (
   last_id    bigint   -- the highest id its events can have
 );
 
--- The primary key of a table, its columns in key order (NULL: none), for
--- queries that need nothing else of 051's event._capture_target.
+-- The primary key of a table, its columns in key order (NULL: none),
+-- found by the index on pg_index.indrelid (051 scanned pg_constraint, which
+-- has no index the generic plan would use). Inlined where it is called.
 -- COLLATE "default": attname is a name (collation "C").
 CREATE FUNCTION event._capture_key(relid oid) RETURNS TABLE (pk text[])
 LANGUAGE sql STABLE
@@ -24,6 +25,25 @@ AS $$
           CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)
           JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
           WHERE i.indrelid = relid AND i.indisprimary)
+$$;
+
+-- 051's capture target, with the key of _capture_key: one definition of a
+-- table's key for every capture path.
+CREATE OR REPLACE FUNCTION event._capture_target(relid oid)
+RETURNS TABLE (pk text[], has_table_subscriptions boolean, has_row_subscriptions boolean)
+LANGUAGE sql STABLE
+AS $$
+  SELECT k.pk,
+         -- ORDER BY ... LIMIT 1 in the order of the partial indexes: a
+         -- generic plan would otherwise happily seq-scan 10,000 row
+         -- subscriptions of this table (or all tables) for EXISTS.
+         (SELECT s.relation_oid FROM event.subscription s
+          WHERE s.relation_oid = relid AND s.pk_values IS NULL
+          ORDER BY s.relation_oid LIMIT 1) IS NOT NULL,
+         (SELECT s.relation_oid FROM event.subscription s
+          WHERE s.relation_oid = relid AND s.pk_values IS NOT NULL
+          ORDER BY s.relation_oid, s.pk_values LIMIT 1) IS NOT NULL
+  FROM event._capture_key(relid) k
 $$;
 
 -- Rows as an owner may see them: without the hidden columns, but for the
