@@ -98,6 +98,51 @@ BEGIN
 END
 $$;
 
+-- The head of a session's queue: is its first event leased or backing off
+-- (strict order then delivers nothing), and how many events (up to
+-- max_events) are deliverable. Index scans of the (session_id, id) key
+-- whatever the queue's size, planned once: fetch_events plans its own
+-- statements at every call, 0.1 ms each, which a fetch of the few events
+-- of a live consumer notices.
+-- (PL/pgSQL, which keeps its plans for the session: a SQL function with SET
+-- clauses is planned at every call.)
+CREATE FUNCTION event._queue_head(session_id uuid, max_events integer,
+                                  OUT blocked boolean, OUT deliverable integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+BEGIN
+  blocked := coalesce((SELECT q.visible_at > now() FROM event.queue q WHERE q.session_id = _queue_head.session_id
+                       ORDER BY q.session_id, q.id LIMIT 1), false);
+  deliverable := (SELECT count(*) FROM (SELECT 1 FROM event.queue q
+                                        WHERE q.session_id = _queue_head.session_id
+                                          AND (q.visible_at IS NULL OR q.visible_at <= now())
+                                        ORDER BY q.session_id, q.id LIMIT max_events) v);
+END
+$$;
+
+-- The queue rows in the given id ranges of a session (what _expand just
+-- made, leased), with their JSON, in id order; planned once (see above).
+CREATE FUNCTION event._leased_events(session_id uuid, ranges int8range[])
+RETURNS TABLE (id bigint, attempts integer, event jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+BEGIN
+  RETURN QUERY
+  SELECT (x.q).id, (x.q).attempts, event._render(x.q)
+  FROM unnest(ranges) r
+  CROSS JOIN LATERAL (SELECT q FROM event.queue q
+                      WHERE q.session_id = _leased_events.session_id
+                        AND q.id >= lower(r) AND q.id < upper(r)) x(q)
+  ORDER BY 1;
+END
+$$;
+
 -- 052's fetch_events, reading the captured rows too. When the session has
 -- no deliverable queue row, its oldest captured rows are made into queue
 -- rows already leased to this fetch and returned (one insert per event, as
@@ -120,6 +165,7 @@ DECLARE
   delivered integer;
   deliverable integer;
   expanded int8range[];
+  head record;
 BEGIN
   IF max_events IS NULL OR max_events < 1 OR max_events > 10000 THEN
     RAISE EXCEPTION 'max_events must be between 1 and 10000, not %', coalesce(max_events::text, 'NULL')
@@ -142,26 +188,16 @@ BEGIN
   -- look again then, so that an empty result always means that nothing is
   -- deliverable.
   LOOP
-    IF ses.delivery_order = 'strict'
-       AND EXISTS (SELECT 1 FROM (SELECT q.visible_at FROM event.queue q WHERE q.session_id = ses.id
-                                  ORDER BY q.id LIMIT 1) h
-                   WHERE h.visible_at > now()) THEN
+    SELECT * INTO head FROM event._queue_head(ses.id, max_events);
+    IF ses.delivery_order = 'strict' AND head.blocked THEN
       RETURN;
     END IF;
-    deliverable := (SELECT count(*) FROM (SELECT 1 FROM event.queue q
-                                          WHERE q.session_id = ses.id
-                                            AND (q.visible_at IS NULL OR q.visible_at <= now())
-                                          LIMIT max_events) v);
+    deliverable := head.deliverable;
     expanded := '{}';
     IF deliverable = 0 THEN
       expanded := event._expand(ses, max_events, now() + lease);
       EXIT WHEN expanded = '{}';
-      RETURN QUERY
-      SELECT (x.q).id, (x.q).attempts, event._render(x.q)
-      FROM unnest(expanded) r
-      CROSS JOIN LATERAL (SELECT q FROM event.queue q
-                          WHERE q.session_id = ses.id AND q.id >= lower(r) AND q.id < upper(r)) x(q)
-      ORDER BY 1;
+      RETURN QUERY SELECT * FROM event._leased_events(ses.id, expanded);
       GET DIAGNOSTICS delivered = ROW_COUNT;
       EXIT WHEN delivered > 0;
       CONTINUE;
