@@ -80,6 +80,15 @@ AS $$
   WHERE x.id = _admission.session_id
 $$;
 
+-- May a session take rows more? Not when overflowed, nor past the cap
+-- (NULL: no cap). The rule of event._admit and of capture's one-statement
+-- path (062). Inlined.
+CREATE FUNCTION event._may_take(overflowed boolean, pending bigint, rows bigint, cap bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT NOT overflowed AND (cap IS NULL OR pending OPERATOR(pg_catalog.+) rows OPERATOR(pg_catalog.<=) cap)
+$$;
+
 -- The cap counts captured rows not yet made into events (event._admission).
 -- Writers that run at the same time each count from the newest chunk
 -- committed before them, so concurrent writers may take a session a little
@@ -105,7 +114,7 @@ DECLARE
 BEGIN
   FOR s IN
     SELECT w.session_id, w.rows, a.overflowed, a.base,
-           NOT a.overflowed AND (cap IS NULL OR a.pending + w.rows <= cap) AS fits
+           event._may_take(a.overflowed, a.pending, w.rows, cap) AS fits
     FROM unnest(wanted) w
     -- A session deleted meanwhile takes nothing.
     CROSS JOIN LATERAL event._admission(w.session_id) a

@@ -52,10 +52,9 @@ BEGIN
     ), subs AS MATERIALIZED (
       SELECT s.id, s.session_id, s.kind, s.column_name, s.hidden, a.notify_payload,
              a.base + r.n * row_number() OVER (PARTITION BY s.session_id ORDER BY s.id) AS through,
-             NOT a.overflowed AND r.bytes <= 8388608
-               AND r.n * count(*) OVER (PARTITION BY s.session_id) <= 100
-               AND (cap.value IS NULL OR a.pending + r.n * count(*) OVER (PARTITION BY s.session_id) <= cap.value)
-               AS fits
+             r.bytes <= 8388608 AND r.n * count(*) OVER (PARTITION BY s.session_id) <= 100
+               AND event._may_take(a.overflowed, a.pending, r.n * count(*) OVER (PARTITION BY s.session_id),
+                                   cap.value) AS fits
       FROM event._table_subscriptions(TG_RELID) s
       CROSS JOIN r
       CROSS JOIN LATERAL event._admission(s.session_id) a
