@@ -151,17 +151,23 @@ test('lease renewal: a handler running for several leases keeps its event; nobod
   clients.push(aq);
   await db.pool.query('INSERT INTO public.slow (id) VALUES (1)');
   const calls: Array<{ worker: number; attempts: number }> = [];
-  const options = { lease: '400ms', pollInterval: '25ms' } as const;
+  // A lease of 1s renewed every ~333ms: a renewal may be held up by a loaded
+  // machine (CI runs the test files side by side on two cores) for up to
+  // two-thirds of a lease before the event could go to the other worker.
+  const options = { lease: '1s', pollInterval: '25ms' } as const;
   const slow = session.work(async (_event, { attempts }) => {
     calls.push({ worker: 1, attempts });
-    await pause(1500); // almost four leases
+    await pause(3500); // three and a half leases
   }, options);
   const other = session.work(async (_event, { attempts }) => void calls.push({ worker: 2, attempts }), options);
   workers.push(slow, other);
+  const lost: string[] = [];
+  slow.on('leaseLost', (ids) => lost.push(...ids));
   await slow.start();
   await eventually(async () => (calls.length === 1 ? true : undefined), 'the slow handler to start');
   await other.start();
   await untilQueueEmpty(db.pool, session.id, 10_000);
   await Promise.all([slow.stop(), other.stop()]);
+  assert.deepEqual(lost, [], 'every renewal came in time');
   assert.deepEqual(calls, [{ worker: 1, attempts: 1 }], 'handled once, by the first worker');
 });
