@@ -30,7 +30,7 @@ const rejectsWith = (sqlstate: string, pattern: RegExp) => (error: unknown) =>
 test('a lease hides events until it ends; then they come back with the attempt counter incremented', async () => {
   const session = await setup('lease');
   await db.pool.query('INSERT INTO public.lease (id) VALUES (1), (2)');
-  const first = await session.fetch({ max: 10, lease: '300ms' });
+  const first = await session.fetch({ max: 10, lease: '1s' }); // room for a slow next fetch on a loaded machine
   assert.deepEqual(first.map((e) => [e.operation, e.payload?.id, e.attempts]), [['row_insert', 1, 1], ['row_insert', 2, 1]]);
   assert.deepEqual(await session.fetch(), [], 'leased events are invisible');
   const again = await eventually(async () => {
@@ -61,10 +61,10 @@ test('nack returns events now, or after a delay', async () => {
   assert.equal(now?.id, event!.id);
   assert.equal(now?.attempts, 2);
   const nackedAt = Date.now();
-  await session.nack(now!, { delay: '400ms', error: 'downstream unavailable' });
+  await session.nack(now!, { delay: '1s', error: 'downstream unavailable' });
   assert.deepEqual(await session.fetch(), [], 'backing off');
   const later = await eventually(async () => (await session.fetch())[0], 'back-off end');
-  assert.ok(Date.now() - nackedAt >= 350, 'not before the delay');
+  assert.ok(Date.now() - nackedAt >= 950, 'not before the delay');
   assert.equal(later.attempts, 3);
 });
 
@@ -105,7 +105,7 @@ test('strict order: one batch in flight, a retried event is never overtaken', as
   assert.deepEqual(await session.fetch(), [], 'nothing behind a leased event');
   await session.ack(insert!);
   const [first] = await session.fetch({ max: 1 });
-  await session.nack(first!, { delay: '200ms' });
+  await session.nack(first!, { delay: '1s' });
   assert.deepEqual(await session.fetch(), [], 'nothing behind a backing-off event');
   const retried = await eventually(async () => {
     const events = await session.fetch({ max: 10 });
