@@ -7,6 +7,7 @@ import { parseLosslessJson } from '../events/lossless-json.js';
 import { ensureQueue } from '../pgboss/ensure-queue.js';
 import { durationOption, uuidSchema, validate } from '../validate.js';
 import { eventJobId } from './job-id.js';
+import { LISTEN_SQL } from '../db/wake.js';
 
 const bridgeOptionsSchema = z.object({
   /** Where the session lives (aq.pool). The bridge takes one connection of it for as long as it runs. */
@@ -163,7 +164,7 @@ class Bridge {
         this.wake?.();
       });
       client.on('error', () => this.dropClient());
-      await client.query(`LISTEN "${this.settings.sessionId}"`); // a validated uuid
+      await client.query(LISTEN_SQL);
     }
     await this.client.query('SELECT event.session_attach($1)', [this.settings.sessionId]);
     this.attachedAt = Date.now();

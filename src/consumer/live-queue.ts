@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { AqeventError, fromPgError } from '../errors.js';
 import { ackEvents, fetchEvents, nackEvents } from '../delivery/operations.js';
 import type { DeliveredEvent } from '../events/schema.js';
+import { LISTEN_SQL } from '../db/wake.js';
 
 export interface LiveQueueSettings {
   batchSize: number;
@@ -122,7 +123,7 @@ export class LiveQueue {
     client.on('end', drop);
     this.listener = client;
     try {
-      await client.query(`LISTEN "${this.sessionId}"`); // a validated uuid: nothing to quote
+      await client.query(LISTEN_SQL);
     } catch (error) {
       this.dropListener(true);
       throw error;

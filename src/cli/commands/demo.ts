@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { migrate } from '../../db/migrate.js';
 import { type GlobalOptions, openContext } from '../context.js';
+import { LISTEN_SQL } from '../../db/wake.js';
 
 const STATEMENTS = [
   "insert into person (name, score) values ('Don Pablo', 14)",
@@ -39,23 +40,29 @@ export function registerDemo(program: Command): void {
 
         await listener.connect();
         const expected = 4;
-        const received = new Promise<void>((resolve) => {
-          let count = 0;
-          listener.on('notification', (message) => {
-            const event = JSON.parse(message.payload ?? '{}');
-            if (context.json) console.log(message.payload);
-            else console.log(`  ← ${describe(event)}`);
-            if (++count === expected) resolve();
-          });
-        });
-        await listener.query(`LISTEN "${sessionId}"`);
+        let lastId = '0';
+        let count = 0;
+        let wake: (() => void) | undefined;
+        listener.on('notification', () => wake?.());
+        await listener.query(LISTEN_SQL);
+        const printNew = async () => {
+          const { rows: fresh } = await context.pool.query<{ id: string; event: Record<string, any> }>(
+            'SELECT id::text, event FROM event.peek($1, 100, $2::bigint)', [sessionId, lastId]);
+          for (const row of fresh) {
+            if (context.json) console.log(JSON.stringify(row.event));
+            else console.log(`  ← ${describe(row.event)}`);
+            lastId = row.id;
+            count++;
+          }
+        };
         for (const statement of STATEMENTS) {
           say(`→ ${statement}`);
+          const woken = new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 2000); });
           await context.pool.query(`SET search_path = aqevent_demo; ${statement}`);
+          await woken;
+          await printNew();
         }
-        const timeout = setTimeout(() => console.error('timed out waiting for events'), 5000);
-        await received;
-        clearTimeout(timeout);
+        if (count < expected) console.error(`expected ${expected} events, saw ${count}`);
         const { rows: queued } = await context.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [sessionId]);
         say(`\n${queued[0].n} events are in the session's inbox (event.queue); deleting the demo session.`);
         await context.pool.query('SELECT event.session_delete($1)', [sessionId]);
