@@ -16,23 +16,30 @@
 -- split into fields by a regular expression; types' input functions and casts
 -- run when the reader renders them (render.sql), as the reader.
 
+-- Hot helpers below are single expressions without a fixed search_path, so
+-- that the planner inlines them into the statements that call them (all of
+-- those fix theirs); every name in them is schema-qualified.
+
 -- The fields of a record literal as record_out writes it, still quoted.
 CREATE FUNCTION event._fields(literal text) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT array_agg(r.m[1] ORDER BY r.n)
-  FROM regexp_matches(substr(literal, 2, length(literal) - 2) || ',',
-                      '("(?:[^"\\]|""|\\.)*"|[^,]*),', 'g') WITH ORDINALITY AS r(m, n)
+  SELECT CASE WHEN pg_catalog.strpos(literal, '"') OPERATOR(pg_catalog.=) 0
+              THEN pg_catalog.string_to_array(pg_catalog.substr(literal, 2, pg_catalog.length(literal) - 2), ',')
+              ELSE ARRAY(SELECT r.m[1]
+                         FROM pg_catalog.regexp_matches(
+                                pg_catalog.substr(literal, 2, pg_catalog.length(literal) - 2) OPERATOR(pg_catalog.||) ',',
+                                '("(?:[^"\\]|""|\\.)*"|[^,]*),', 'g') AS r(m)) END
 $$;
 
 -- A field's value: NULL for an empty field, quotes and doubled characters undone.
 CREATE FUNCTION event._unquote(field text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN field IS NULL OR field = '' THEN NULL
-              WHEN left(field, 1) = '"' THEN regexp_replace(substr(field, 2, length(field) - 2), '(["\\])\1', '\1', 'g')
+  SELECT CASE WHEN field IS NULL OR field OPERATOR(pg_catalog.=) '' THEN NULL
+              WHEN pg_catalog.left(field, 1) OPERATOR(pg_catalog.=) '"'
+              THEN pg_catalog.regexp_replace(pg_catalog.substr(field, 2, pg_catalog.length(field) - 2),
+                                             '(["\\])\1', '\1', 'g')
               ELSE field END
 $$;
 
@@ -40,11 +47,10 @@ $$;
 -- others NULL.
 CREATE FUNCTION event._literal(fields text[], positions integer[]) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT '(' || string_agg(CASE WHEN positions IS NULL OR u.o = ANY (positions) THEN u.f ELSE '' END,
-                           ',' ORDER BY u.o) || ')'
-  FROM unnest(fields) WITH ORDINALITY AS u(f, o)
+  SELECT '(' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(ARRAY(
+           SELECT CASE WHEN positions IS NULL OR u.o OPERATOR(pg_catalog.=) ANY (positions) THEN u.f ELSE '' END
+           FROM pg_catalog.unnest(fields) WITH ORDINALITY AS u(f, o) ORDER BY u.o), ',') OPERATOR(pg_catalog.||) ')'
 $$;
 
 -- What owner_role may read of relid now: whether at all, and the columns it
@@ -119,7 +125,7 @@ BEGIN
     RETURN 0;
   END IF;
 
-  WITH changes AS (
+  WITH changes AS MATERIALIZED (
     SELECT c.* FROM event.change c
     WHERE c.xid >= prev_xmax AND c.xid < now_xmax AND c.relid = ANY (relids)
       AND pg_visible_in_snapshot(c.xid, snap)
@@ -127,27 +133,36 @@ BEGIN
     SELECT c.* FROM event.change c
     WHERE c.xid = ANY (prev_xip) AND c.relid = ANY (relids)
       AND pg_visible_in_snapshot(c.xid, snap)
-  ), views AS (
+  ), views AS MATERIALIZED (
     SELECT r.relid, v.visible, v.hidden
     FROM unnest(relids) AS r(relid) CROSS JOIN LATERAL event._reader_view(ses.owner_role, r.relid) v
-  ), split AS (
-    SELECT c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, sh.id AS shape, sh.schema_name,
-           sh.relation_name, sh.columns, sh.key_columns, sh.identity_columns,
-           event._fields(c.new_row) AS nf, event._fields(c.old_row) AS oldf, v.hidden,
+  ), grains AS MATERIALIZED (
+    SELECT s.relation_oid AS relid, bool_or(s.kind IN ('row', 'field')) AS keyed
+    FROM event.subscription s WHERE s.session_id = ses.id GROUP BY s.relation_oid
+  ), shapes AS MATERIALIZED (
+    SELECT sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden,
+           g.keyed OR cardinality(v.hidden) > 0 AS must_split,
            ARRAY(SELECT array_position(sh.columns, k) FROM unnest(sh.key_columns) WITH ORDINALITY u(k, o) ORDER BY u.o) AS key_pos,
-           ARRAY(SELECT o::integer FROM unnest(sh.columns) WITH ORDINALITY u(col, o) WHERE NOT (u.col = ANY (v.hidden))) AS visible_pos
-    FROM changes c
-    JOIN event.shape sh ON sh.id = c.shape
-    JOIN views v ON v.relid = c.relid AND v.visible
+           CASE WHEN cardinality(v.hidden) = 0 THEN NULL
+                ELSE ARRAY(SELECT o::integer FROM unnest(sh.columns) WITH ORDINALITY u(col, o) WHERE NOT (u.col = ANY (v.hidden))) END AS visible_pos,
+           CASE WHEN sh.key_columns IS NULL OR sh.identity_columns IS NULL THEN NULL::text[]
+                ELSE ARRAY(SELECT DISTINCT k FROM unnest(sh.key_columns || sh.identity_columns) k
+                           WHERE NOT (k = ANY (v.hidden))) END AS delete_columns
+    FROM event.shape sh
+    JOIN views v ON v.relid = sh.relid AND v.visible
+    JOIN grains g ON g.relid = sh.relid
+    WHERE sh.id IN (SELECT DISTINCT c.shape FROM changes c)
   ), keyed AS (
-    SELECT x.*,
-           ARRAY(SELECT event._unquote(x.nf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS new_key,
-           ARRAY(SELECT event._unquote(x.oldf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS old_key,
-           CASE WHEN x.key_columns IS NULL OR x.identity_columns IS NULL THEN x.visible_pos
-                ELSE ARRAY(SELECT DISTINCT array_position(x.columns, k)
-                           FROM unnest(x.key_columns || x.identity_columns) k
-                           WHERE NOT (k = ANY (x.hidden))) END AS delete_pos
-    FROM split x
+    SELECT c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, c.new_row AS new_image, c.old_image,
+           x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.key_pos, x.visible_pos,
+           x.delete_columns, f.nf, f.oldf,
+           ARRAY(SELECT event._unquote(f.nf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS new_key,
+           ARRAY(SELECT event._unquote(f.oldf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS old_key
+    FROM (SELECT c.*, c.old_row AS old_image FROM changes c) c
+    JOIN shapes x ON x.shape = c.shape
+    CROSS JOIN LATERAL (
+      SELECT CASE WHEN c.op = 'u' OR (c.op = 'i' AND x.must_split) THEN event._fields(c.new_row) END AS nf,
+             CASE WHEN c.op = 'u' OR (c.op = 'd' AND x.must_split) THEN event._fields(c.old_row) END AS oldf) f
   ), pairs AS (
     SELECT k.*, s.id AS subscription_id, s.kind, s.pk_values AS sub_key, s.column_name AS sub_column,
            s.created_at AS sub_created,
@@ -162,15 +177,18 @@ BEGIN
     FROM pairs p
     CROSS JOIN LATERAL (
       SELECT 0 AS seq, 'row_insert' AS operation, NULL::text[] AS pk_values, NULL::text AS column_name,
-             event._literal(p.nf, p.visible_pos) AS new_row, NULL::text AS old_row, NULL::text[] AS payload_columns
+             CASE WHEN p.visible_pos IS NULL THEN p.new_image ELSE event._literal(p.nf, p.visible_pos) END AS new_row,
+             NULL::text AS old_row, NULL::text[] AS payload_columns
       WHERE p.op = 'i' AND p.kind IN ('table', 'column')
       UNION ALL
-      SELECT 0, 'row_delete', NULL, NULL, NULL, event._literal(p.oldf, p.delete_pos),
-             ARRAY(SELECT p.columns[d] FROM unnest(p.delete_pos) d)
+      SELECT 0, 'row_delete', NULL, NULL, NULL,
+             CASE WHEN p.visible_pos IS NULL THEN p.old_image ELSE event._literal(p.oldf, p.visible_pos) END,
+             p.delete_columns
       WHERE (p.op = 'd' OR (p.op = 'u' AND p.key_changed))
         AND (p.kind IN ('table', 'column') OR p.sub_key = p.old_key)
       UNION ALL
-      SELECT 1, 'row_insert', NULL, NULL, event._literal(p.nf, p.visible_pos), NULL, NULL
+      SELECT 1, 'row_insert', NULL, NULL,
+             CASE WHEN p.visible_pos IS NULL THEN p.new_image ELSE event._literal(p.nf, p.visible_pos) END, NULL, NULL
       WHERE p.op = 'u' AND p.key_changed AND p.kind IN ('table', 'column')
       UNION ALL
       SELECT f.pos, 'field_update', NULL, p.columns[f.pos],

@@ -11,72 +11,83 @@
 -- for jsonb, a type dropped since), is rendered field by field; a field that
 -- still cannot be becomes {"aqevent_unrenderable": <reason>, "bytes": <size>}.
 
+-- The helpers up to _event_json are single expressions without a fixed
+-- search_path, so that they are inlined into the statements calling them
+-- (which fix theirs); every name in them is schema-qualified.
 CREATE FUNCTION event._relation_json(schema_name text, relation_name text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT jsonb_build_object('schema_id', jsonb_build_object('name', schema_name), 'name', relation_name) $$;
+AS $$
+  SELECT pg_catalog.jsonb_build_object('schema_id', pg_catalog.jsonb_build_object('name', schema_name),
+                                       'name', relation_name)
+$$;
 
 CREATE FUNCTION event._row_id_json(relation jsonb, pk_columns text[], pk_values text[]) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE
     WHEN pk_columns IS NULL OR pk_values IS NULL THEN NULL
-    WHEN cardinality(pk_columns) = 1 THEN
-      jsonb_build_object('pk_column_id', jsonb_build_object('relation_id', relation, 'name', pk_columns[1]),
-                         'pk_value', pk_values[1])
-    ELSE jsonb_build_object(
-      'pk_column_id', (SELECT jsonb_agg(jsonb_build_object('relation_id', relation, 'name', c) ORDER BY o)
-                       FROM unnest(pk_columns) WITH ORDINALITY AS u(c, o)),
-      'pk_value', to_jsonb(pk_values))
+    WHEN pg_catalog.cardinality(pk_columns) OPERATOR(pg_catalog.=) 1 THEN
+      pg_catalog.jsonb_build_object('pk_column_id', pg_catalog.jsonb_build_object('relation_id', relation,
+                                                                                'name', pk_columns[1]),
+                                    'pk_value', pk_values[1])
+    ELSE pg_catalog.jsonb_build_object(
+      'pk_column_id', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relation_id', relation, 'name', c)
+                                                   ORDER BY o)
+                       FROM pg_catalog.unnest(pk_columns) WITH ORDINALITY AS u(c, o)),
+      'pk_value', pg_catalog.to_jsonb(pk_values))
   END
 $$;
 
 -- The columns of a rendered row that an event's payload carries.
 CREATE FUNCTION event._payload(full_row jsonb, columns text[], hidden text[]) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE WHEN full_row IS NULL THEN NULL
-              WHEN columns IS NULL THEN full_row - coalesce(hidden, '{}')
-              ELSE coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(full_row) e
-                             WHERE e.key = ANY (columns)), '{}') END
+              WHEN columns IS NULL THEN full_row OPERATOR(pg_catalog.-) coalesce(hidden, '{}')
+              ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+                                        FROM pg_catalog.jsonb_each(full_row) e
+                                        WHERE e.key OPERATOR(pg_catalog.=) ANY (columns)), '{}') END
+$$;
+
+-- The key values of an event: from its rendered row, else as stored.
+CREATE FUNCTION event._key_values(pk_columns text[], pk_values text[], full_row jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN full_row IS NOT NULL AND pk_columns IS NOT NULL
+              THEN ARRAY(SELECT full_row OPERATOR(pg_catalog.->>) k
+                         FROM pg_catalog.unnest(pk_columns) WITH ORDINALITY AS u(k, o) ORDER BY u.o)
+              ELSE pk_values END
 $$;
 
 -- The event JSON of an inbox row, given its rows rendered.
 CREATE FUNCTION event._event_json(q event.inbox, new_full jsonb, old_full jsonb) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-  WITH parts AS (
-    SELECT event._relation_json(q.relation_schema, q.relation_name) AS relation,
-           CASE WHEN coalesce(new_full, old_full) IS NOT NULL
-                THEN ARRAY(SELECT coalesce(new_full, old_full) ->> k
-                           FROM unnest(q.pk_columns) WITH ORDINALITY AS u(k, o) ORDER BY u.o)
-                ELSE q.pk_values END AS pk_values
-  )
-  SELECT jsonb_build_object(
+  SELECT pg_catalog.jsonb_build_object(
            'id', q.id,
            'operation', q.operation,
            'subscription_type', q.subscription_type,
            'subscription_id', q.subscription_id,
-           'relation_id', p.relation,
-           'row_id', event._row_id_json(p.relation, q.pk_columns, p.pk_values),
+           'relation_id', event._relation_json(q.relation_schema, q.relation_name),
+           'row_id', event._row_id_json(event._relation_json(q.relation_schema, q.relation_name), q.pk_columns,
+                                        event._key_values(q.pk_columns, q.pk_values, coalesce(new_full, old_full))),
            'payload', CASE q.operation
                         WHEN 'row_insert' THEN event._payload(new_full, q.payload_columns, q.hidden)
                         WHEN 'row_delete' THEN event._payload(old_full, q.payload_columns, q.hidden)
-                        WHEN 'field_update' THEN jsonb_build_object(q.column_name, new_full -> q.column_name)
+                        WHEN 'field_update' THEN pg_catalog.jsonb_build_object(q.column_name,
+                                                   new_full OPERATOR(pg_catalog.->) q.column_name)
                       END,
            'transaction_id', q.transaction_id,
            'timestamp', q.created_at)
-         || CASE WHEN q.operation = 'field_update' THEN
-              jsonb_build_object(
-                'field_id', jsonb_build_object(
-                  'row_id', event._row_id_json(p.relation, q.pk_columns, p.pk_values),
-                  'column_id', jsonb_build_object('relation_id', p.relation, 'name', q.column_name)),
-                'old_payload', jsonb_build_object(q.column_name, old_full -> q.column_name))
-            ELSE '{}'::jsonb END
-  FROM parts p
+         OPERATOR(pg_catalog.||) CASE WHEN q.operation OPERATOR(pg_catalog.=) 'field_update' THEN
+              pg_catalog.jsonb_build_object(
+                'field_id', pg_catalog.jsonb_build_object(
+                  'row_id', event._row_id_json(event._relation_json(q.relation_schema, q.relation_name), q.pk_columns,
+                                               event._key_values(q.pk_columns, q.pk_values, coalesce(new_full, old_full))),
+                  'column_id', pg_catalog.jsonb_build_object(
+                    'relation_id', event._relation_json(q.relation_schema, q.relation_name), 'name', q.column_name)),
+                'old_payload', pg_catalog.jsonb_build_object(q.column_name, old_full OPERATOR(pg_catalog.->) q.column_name))
+            ELSE '{}'::pg_catalog.jsonb END
 $$;
 
 -- Is the table still of the shape its rows were captured in?
