@@ -81,6 +81,11 @@ export class Aqevent {
     return new Session(this.pool, sessionId);
   }
 
+  /** A handle on an existing session, without attaching it (nothing is checked until it is used). */
+  session(id: string): Session {
+    return new Session(this.live, id);
+  }
+
   /** Deletes a session and everything in it. */
   async deleteSession(id: string): Promise<void> {
     await new Session(this.live, id).delete();

@@ -53,7 +53,8 @@ const CONNECTION_MESSAGES = [
 /** pg-pool after pool.end(): nothing will ever succeed on it again. */
 const POOL_ENDED = /^Cannot use a pool after calling end on the pool$/;
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
+/** Five characters of digits and capitals; no SQLSTATE class starts with E, every Node errno (EPIPE, ECONNRESET) does. */
+const SQLSTATE = /^[0-9A-DF-Z][0-9A-Z]{4}$/;
 
 /**
  * The SQLSTATEs after which waiting and trying again is right: class 08

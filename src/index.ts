@@ -19,6 +19,7 @@ export { type SubscriptionSummary } from './sql/subscriptions.js';
 export { type RowKey, type TableTarget } from './targets.js';
 export { type DurationInput, parseDuration, parseInterval, toInterval } from './duration.js';
 export { parseLosslessJson } from './events/lossless-json.js';
+export { parseUuid } from './validate.js';
 export {
   type AqEvent, type ColumnId, type DeliveredEvent, type EventOperation, type FieldId, type FieldUpdateEvent, type RelationId,
   type RowDeleteEvent, type RowId, type RowInsertEvent, type TruncateEvent, eventSchema, storedText,

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { maintain, type MaintenanceSummary } from '../../maintenance/operations.js';
-import { scheduleMaintenance } from '../../maintenance/scheduler.js';
-import { validate } from '../../validate.js';
-import { duration } from '../arguments.js';
+import { maintain, type MaintenanceSummary, scheduleMaintenance } from '../../index.js';
+import { checkedOptions, duration } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { startBoss, stopSignal } from '../pg-boss.js';
 
@@ -35,7 +33,7 @@ export function registerMaintain(program: Command): void {
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
     .option('--vacuum', 'VACUUM (ANALYZE) event.queue and event.capture after each pass (when autovacuum is off or lags)')
     .action(async (raw: unknown, command: Command) => {
-      const options = validate(optionsSchema, raw, 'maintain options');
+      const options = checkedOptions(optionsSchema, raw, 'maintain options');
       const passOptions = {
         ...(options.deadLetterAge === undefined ? {} : { deadLetterAge: options.deadLetterAge }),
         vacuum: options.vacuum ?? false,

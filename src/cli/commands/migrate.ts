@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { migrate } from '../../db/migrate.js';
+import { migrate } from '../../index.js';
 import { type GlobalOptions, openContext } from '../context.js';
 
 export function registerMigrate(program: Command): void {
