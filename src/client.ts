@@ -92,7 +92,7 @@ export class Aqevent {
   }
 
   /** The caller's sessions, oldest first, each with its state, settings and queue counts (see SessionSummary). */
-  sessions(): Promise<SessionSummary[]> {
+  async sessions(): Promise<SessionSummary[]> {
     return listSessions(this.live);
   }
 

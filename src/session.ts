@@ -61,22 +61,22 @@ export class Session {
   }
 
   /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
-  subscribeTable(table: TableTarget): Promise<string> {
+  async subscribeTable(table: TableTarget): Promise<string> {
     return subscribeTable(this.pool, this.id, parseTable(table));
   }
 
   /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
-  subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
+  async subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
     return subscribeRow(this.pool, this.id, parseTable(table), parseKey(key));
   }
 
   /** Changes of one column of one row (and the row's deletion). */
-  subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
+  async subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
     return subscribeField(this.pool, this.id, parseTable(table), parseKey(key), parseColumn(column));
   }
 
   /** Inserts, deletes and changes of one column of the table. */
-  subscribeColumn(table: TableTarget, column: string): Promise<string> {
+  async subscribeColumn(table: TableTarget, column: string): Promise<string> {
     return subscribeColumn(this.pool, this.id, parseTable(table), parseColumn(column));
   }
 
