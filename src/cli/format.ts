@@ -1,6 +1,5 @@
 import { DateTime, Duration } from 'luxon';
-import type { AqEvent, RowId } from '../events/schema.js';
-import { storedText } from '../events/schema.js';
+import { type AqEvent, type RowId, storedText } from '../index.js';
 
 /** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
 export function colourEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { AqeventError } from '../errors.js';
+import { AqeventError } from '../index.js';
 import { UsageError } from './arguments.js';
 import { registerAck } from './commands/ack.js';
 import { registerBridge } from './commands/bridge.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { migrate, migrateStatus } from '../../db/migrate.js';
+import { migrate, migrateStatus } from '../../index.js';
 import { type GlobalOptions, openContext } from '../context.js';
 
 interface MigrateOptions {
