@@ -138,10 +138,9 @@ test('maintain() runs every step once; a concurrent pass is skipped, not doubled
   assert.ok(captured >= 1 && await count('SELECT 1 FROM event.change') > 0, 'tables captured, changes logged');
   const holder = await roles.admin.pool.connect();
   try {
-    await holder.query('BEGIN');
     // What may go: transactions every snapshot sees as done (older ones elsewhere in the cluster hold the horizon).
-    const trimmable = Number((await holder.query(
-      'SELECT count(*) AS n FROM event.change WHERE xid < pg_snapshot_xmin(pg_current_snapshot())')).rows[0].n);
+    const trimmable = await count('SELECT 1 FROM event.change WHERE xid < pg_snapshot_xmin(pg_current_snapshot())');
+    await holder.query('BEGIN');
     const first = (await holder.query("SELECT event.maintain(NULL, now() + interval '1 hour') AS s")).rows[0].s;
     assert.equal(first.skipped, false);
     assert.equal(first.sessions_expired, 1);

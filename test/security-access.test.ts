@@ -68,22 +68,30 @@ after(async () => {
 test('a role granted aqevent_user needs nothing else; a role without it cannot start', async () => {
   const privileges = await one<Record<string, boolean>>(db.pool, `SELECT
       has_table_privilege($1, 'event.queue', 'INSERT') AS queue_insert,
-      has_table_privilege($1, 'event.capture', 'INSERT') AS capture_insert,
-      has_column_privilege($1, 'event.capture', 'new_rows', 'UPDATE') AS capture_rows_update,
-      has_column_privilege($1, 'event.capture', 'next_row', 'UPDATE') AS capture_next_row_update,
+      has_table_privilege($1, 'event.inbox', 'INSERT') AS inbox_insert,
+      has_column_privilege($1, 'event.inbox', 'new_row', 'INSERT') AS inbox_rows_insert,
+      has_column_privilege($1, 'event.inbox', 'new_row', 'UPDATE') AS inbox_rows_update,
+      has_column_privilege($1, 'event.inbox', 'session_id', 'UPDATE') AS inbox_session_update,
+      has_column_privilege($1, 'event.inbox', 'visible_at', 'UPDATE') AS inbox_lease_update,
+      has_table_privilege($1, 'event.change', 'SELECT') AS change_select,
+      has_table_privilege($1, 'event.change', 'INSERT') AS change_insert,
+      has_column_privilege($1, 'event.session', 'cursor', 'UPDATE') AS cursor_update,
       has_table_privilege($1, 'event.session', 'UPDATE') AS session_update,
       has_column_privilege($1, 'event.session', 'owner_role', 'UPDATE') AS owner_update,
       has_schema_privilege($1, 'event', 'CREATE') AS schema_create,
       has_schema_privilege($1, 'event', 'USAGE') AS schema_usage`, [r.owner.name]);
-  assert.deepEqual(privileges, { queue_insert: false, capture_insert: false, capture_rows_update: false,
-    capture_next_row_update: true, session_update: false, owner_update: false, schema_create: false, schema_usage: true });
+  assert.deepEqual(privileges, { queue_insert: false, inbox_insert: false, inbox_rows_insert: false,
+    inbox_rows_update: false, inbox_session_update: false, inbox_lease_update: true, change_select: false,
+    change_insert: false, cursor_update: false, session_update: false, owner_update: false, schema_create: false,
+    schema_usage: true });
   assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 2);
-  assert.equal(Number((await one<{ n: string }>(r.owner.pool,
-    'SELECT sum(row_count - next_row) AS n FROM event.capture WHERE session_id = $1', [session])).n), 2,
-    'captured, not yet fetched');
+  assert.equal(await count(r.owner.pool,
+    'SELECT 1 FROM event.inbox WHERE session_id = $1 AND attempts = 0 AND visible_at IS NULL', [session]), 2,
+    'collected into the inbox, not yet fetched');
   assert.equal(await sqlstateOf(r.plain.pool.query('SELECT event.session_create()')), '42501');
   assert.equal(await sqlstateOf(r.plain.pool.query('SELECT count(*) FROM event.queue')), '42501');
-  assert.equal(await sqlstateOf(r.plain.pool.query('SELECT count(*) FROM event.capture')), '42501');
+  assert.equal(await sqlstateOf(r.plain.pool.query('SELECT count(*) FROM event.inbox')), '42501');
+  assert.equal(await sqlstateOf(r.plain.pool.query('SELECT count(*) FROM event.change')), '42501');
 });
 
 test('the owner, its members and aqevent_admin may use a session; a stranger may not', async () => {
@@ -96,7 +104,7 @@ test('the owner, its members and aqevent_admin may use a session; a stranger may
       assert.equal(info.owner_role, r.owner.name, role.name);
       const seen = await c.query("SELECT id FROM event.fetch_events($1, 10, '1 minute')", [session]);
       assert.equal(seen.rowCount, 2, `${role.name} fetches the events`);
-      const acked = await c.query('DELETE FROM event.queue WHERE session_id = $1 AND id = $2', [session, seen.rows[0].id]);
+      const acked = await c.query('DELETE FROM event.inbox WHERE session_id = $1 AND id = $2', [session, seen.rows[0].id]);
       assert.equal(acked.rowCount, 1, `${role.name} acks`);
       const sub = await c.query('SELECT id FROM event.subscription WHERE session_id = $1 LIMIT 1', [session]);
       await c.query('SELECT event.unsubscribe($1)', [sub.rows[0].id]);
@@ -119,11 +127,14 @@ test('the owner, its members and aqevent_admin may use a session; a stranger may
     'which shows the owner its events');
   assert.equal(await count(s, 'SELECT 1 FROM event.subscription WHERE session_id = $1', [session]), 0);
   assert.equal(await count(s, 'SELECT 1 FROM event.session WHERE id = $1', [session]), 0);
-  assert.equal(await count(s, 'SELECT 1 FROM event.capture WHERE session_id = $1', [session]), 0, 'nor the chunks');
-  assert.equal((await s.query('DELETE FROM event.queue WHERE session_id = $1', [session])).rowCount, 0);
-  assert.equal((await s.query('UPDATE event.queue SET event = event WHERE session_id = $1', [session])).rowCount, 0);
-  assert.equal((await s.query('DELETE FROM event.capture WHERE session_id = $1', [session])).rowCount, 0);
-  assert.equal((await s.query('UPDATE event.capture SET next_row = next_row + 1 WHERE session_id = $1', [session])).rowCount, 0);
+  assert.equal(await count(s, 'SELECT 1 FROM event.inbox WHERE session_id = $1', [session]), 0, 'nor the storage');
+  assert.equal(await sqlstateOf(s.query('SELECT count(*) FROM event.change')), '42501', 'nor the change log');
+  assert.equal((await s.query('DELETE FROM event.inbox WHERE session_id = $1', [session])).rowCount, 0);
+  assert.equal((await s.query('UPDATE event.inbox SET attempts = 0, visible_at = now() WHERE session_id = $1', [session])).rowCount, 0);
+  assert.equal(await sqlstateOf(s.query(
+    "INSERT INTO event.inbox (session_id, id, operation, event, created_at) VALUES ($1, 1, 'row_insert', '{}', now())",
+    [session])), '42501', 'no event forged into the session of someone else');
+  assert.equal((await s.query('DELETE FROM event.dead_letter WHERE session_id = $1', [session])).rowCount, 0);
   assert.equal((await s.query('DELETE FROM event.session WHERE id = $1', [session])).rowCount, 0);
   assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [session]), 2,
     'the stranger changed nothing');
@@ -162,22 +173,45 @@ test('direct table access gains nothing that the functions refuse', async () => 
   assert.equal(await sqlstateOf(s.query('INSERT INTO event.session (id, owner_role) VALUES (gen_random_uuid(), $1)', [ownerOid])), '42501');
   assert.equal(await sqlstateOf(s.query('UPDATE event.session SET owner_role = $1 WHERE id = $2', [ownerOid, own])), '42501');
   // no forged events, no moving events into a session of someone else
+  assert.notEqual(await sqlstateOf(s.query(
+    "INSERT INTO event.queue (id, session_id, subscription_id, event) VALUES (1, $1, gen_random_uuid(), '{}')", [own])),
+    'no sqlstate', 'the queue view takes no rows');
+  for (const [column, value] of [['relid', "'public.items'::regclass"], ['shape', '1'], ['new_row', "'(1,one,s1)'"],
+    ['old_row', "'(1,one,s1)'"], ['hidden', "'{}'"], ['payload_columns', "'{}'"], ['transaction_id', '1'],
+    ['attempts', '0']] as const) {
+    assert.equal(await sqlstateOf(s.query(
+      `INSERT INTO event.inbox (session_id, id, operation, created_at, ${column}) VALUES ($1, 1, 'row_insert', now(), ${value})`,
+      [own])), '42501', `a user cannot write inbox.${column}: no rendering of rows it did not collect`);
+  }
   assert.equal(await sqlstateOf(s.query(
-    "INSERT INTO event.queue (id, session_id, subscription_id, event) VALUES (1, $1, gen_random_uuid(), '{}')", [own])), '42501');
-  assert.equal(await sqlstateOf(s.query(
-    `INSERT INTO event.capture (session_id, id, subscription_id, subscription_type, operation, relation_schema,
-       relation_name, new_rows, row_count, pending_through, transaction_id)
-     VALUES ($1, 1, gen_random_uuid(), 'table', 'row_insert', 'public', 'items', '{"{}"}', 1, 1, 1)`, [own])), '42501');
+    "INSERT INTO event.inbox (session_id, id, operation, event, created_at) VALUES ($1, 1, 'row_insert', '{}', now())",
+    [session])), '42501', 'the requeue columns do not reach a session of someone else');
+  await rolledBack(s, async (c) => {
+    // What a user may insert (the requeue columns) is its own JSON in its own session: harmless.
+    await c.query(`INSERT INTO event.inbox (session_id, id, operation, event, created_at)
+      VALUES ($1, 1, 'row_insert', '{"forged": true}', now()), ($1, 2, 'row_insert', NULL, now())`, [own]);
+    const forged = await c.query('SELECT id, event FROM event.peek($1, 10) ORDER BY id', [own]);
+    assert.deepEqual(forged.rows, [{ id: '1', event: { forged: true } }], 'its own JSON back; a row without JSON or rows renders to nothing');
+    assert.equal(await count(c, 'SELECT 1 FROM event.inbox WHERE session_id <> $1', [own]), 0);
+  });
+  assert.equal(await count(r.owner.pool, 'SELECT 1 FROM event.inbox WHERE event IS NOT NULL AND session_id = $1', [session]), 0,
+    'the owner\'s session got nothing of it');
   await rolledBack(r.owner.pool, async (c) => {
-    await c.query("SELECT * FROM event.fetch_events($1, 1, '1 minute')", [session]); // one captured row becomes a queue row
-    assert.equal(await sqlstateOf(c.query('UPDATE event.queue SET session_id = $1 WHERE session_id = $2', [own, session])), '42501');
+    await c.query("SELECT * FROM event.fetch_events($1, 1, '1 minute')", [session]); // collected into the inbox
+    assert.equal(await sqlstateOf(c.query('UPDATE event.inbox SET session_id = $1 WHERE session_id = $2', [own, session])), '42501');
   });
   await rolledBack(r.owner.pool, async (c) => {
-    assert.equal(await sqlstateOf(c.query('UPDATE event.capture SET session_id = $1 WHERE session_id = $2', [own, session])), '42501');
+    assert.equal(await sqlstateOf(c.query("UPDATE event.inbox SET new_row = '(1,x,y)' WHERE session_id = $1", [session])), '42501',
+      'a collected row cannot be rewritten');
   });
   await rolledBack(r.owner.pool, async (c) => {
-    assert.equal(await sqlstateOf(c.query('UPDATE event.capture SET next_row = next_row - 1 WHERE session_id = $1', [session])), '23514',
-      'a chunk cannot be read twice');
+    assert.equal(await sqlstateOf(c.query("UPDATE event.session SET cursor = '1:1:' WHERE id = $1", [session])), '42501',
+      'the cursor cannot be moved back: the change log cannot be collected twice');
+  });
+  await rolledBack(r.owner.pool, async (c) => {
+    assert.equal(await sqlstateOf(c.query(
+      "INSERT INTO event.change (relid, shape, op, new_row) VALUES ('public.items'::regclass, 1, 'i', '(9,x,y)')")), '42501',
+      'nor can a user write the change log');
   });
   // a subscription needs the owner's SELECT right and an own session, however it is inserted
   const items = (await one<{ oid: number }>(db.pool, "SELECT 'public.items'::regclass::oid AS oid")).oid;
@@ -193,13 +227,30 @@ test('direct table access gains nothing that the functions refuse', async () => 
     'items keeps exactly the triggers of the owner\'s subscription');
   await s.query("INSERT INTO event.subscription (session_id, kind, relation_oid, target) VALUES ($1, 'table', $2, '{}')", [own, open]);
   // internals that run with the module's rights are not callable
-  assert.equal(await sqlstateOf(s.query("SELECT event._sync_capture_triggers('public.items'::regclass)")), '42501');
+  for (const fn of ["event._install_capture('public.items'::regclass)", "event._drop_capture_triggers('public.items'::regclass)",
+    'event._uninstall_unused_capture()']) {
+    assert.equal(await sqlstateOf(s.query(`SELECT ${fn}`)), '42501', fn);
+  }
   const callable = await db.pool.query(`SELECT p.oid::regprocedure::text AS fn FROM pg_proc p
       JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname IN ('event', 'meta') AND p.prosecdef
-       AND (has_function_privilege($1, p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))`,
+       AND (has_function_privilege($1, p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))
+     ORDER BY 1`,
     [r.stranger.name]);
-  assert.deepEqual(callable.rows, [], 'no SECURITY DEFINER function is executable by users');
+  assert.deepEqual(callable.rows.map((row) => row.fn), ['event._collect(uuid)', 'event.listener_register()',
+    'event.listener_unregister()'], 'the only SECURITY DEFINER functions users may run: the reader and the wake-up registry');
+  // a backend registers and unregisters itself only
+  const listener = await r.owner.pool.connect();
+  try {
+    await listener.query('SELECT event.listener_register()');
+    await s.query('SELECT event.listener_unregister()');
+    const pid = (await listener.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    assert.equal(await count(db.pool, 'SELECT 1 FROM event.listener WHERE pid = $1', [pid]), 1, 'another role cannot unregister it');
+    assert.equal(await count(db.pool, 'SELECT 1 FROM event.listener'), 1, 'registering adds only the caller');
+    await listener.query('SELECT event.listener_unregister()');
+  } finally {
+    listener.release();
+  }
   // limits are the admin's
   assert.equal(await sqlstateOf(s.query("UPDATE event.settings SET value = 1 WHERE name = 'max_pending_per_session'")), '42501');
   await rolledBack(r.admin.pool, async (c) => {
@@ -248,9 +299,10 @@ test('events carry only what the owner may read now; a revoked privilege stops t
     await r.writer.pool.query("UPDATE public.items SET secret = 'changed', name = 'deux' WHERE id = 2");
     const seen = await events();
     assert.doesNotMatch(JSON.stringify(seen), /secret"|top secret|changed/);
-    const stored = await o.query('SELECT new_rows::text, old_rows::text FROM event.capture WHERE session_id = $1', [own]);
-    assert.ok(stored.rowCount! > 0, 'the events are still captured rows');
-    assert.doesNotMatch(JSON.stringify(stored.rows), /secret|changed/, 'captured rows hold only what the owner may read');
+    const stored = await o.query('SELECT new_row, old_row FROM event.inbox WHERE session_id = $1', [own]);
+    assert.ok(stored.rowCount! > 0, 'the events are stored rows');
+    assert.doesNotMatch(JSON.stringify(stored.rows), /secret|changed/, 'stored rows hold only what the owner may read');
+    assert.equal(await sqlstateOf(o.query('SELECT count(*) FROM event.change')), '42501', 'and the change log is not readable');
     assert.deepEqual(seen.map((e) => [e.operation, e.subscription_type, Object.keys(e.payload ?? {})]), [
       ['row_insert', 'table', ['id', 'name']],
       ['field_update', 'table', ['name']],
@@ -305,5 +357,24 @@ test('a writer with no privilege on the event schema writes, and its events are 
   const after = await r.owner.pool.query('SELECT event->>\'operation\' AS op FROM event.pending_event WHERE session_id = $1 ORDER BY id', [session]);
   assert.deepEqual(after.rows.slice(before).map((row) => row.op), ['row_insert', 'field_update', 'row_delete']);
   assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.queue')), '42501', 'but cannot read events');
-  assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.capture')), '42501', 'nor chunks');
+  assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.inbox')), '42501', 'nor the inbox');
+  assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.change')), '42501', 'nor the change log');
+});
+
+// Known bug (reported to the lead): event._collect(uuid) is SECURITY DEFINER, granted to aqevent_user, and
+// does not check that the caller may use the session. A stranger who knows a session id learns how many
+// events it collected, and holds its row lock (the owner's reads wait) for as long as it keeps its transaction.
+test('the reader collects only for sessions the caller may use', { todo: 'event._collect checks no caller rights' }, async () => {
+  assert.equal(await sqlstateOf(r.stranger.pool.query('SELECT event._collect($1)', [session])), '42704');
+  await rolledBack(r.stranger.pool, async (c) => {
+    await c.query('SELECT event._collect($1)', [session]).catch(() => {});
+    const owner = await r.owner.pool.connect();
+    try {
+      await owner.query("SET statement_timeout = '2s'");
+      await owner.query('SELECT count(*) FROM event.peek($1, 10)', [session]); // must not wait for the stranger
+    } finally {
+      await owner.query('RESET statement_timeout');
+      owner.release();
+    }
+  });
 });

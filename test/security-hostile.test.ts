@@ -1,7 +1,8 @@
 /**
  * Hostile input: identifiers and values that look like SQL, malformed
  * arguments, objects in public that shadow what the module calls, and a
- * type cast that would run an attacker's code inside capture.
+ * type cast that runs an attacker's code: never in the writer's transaction,
+ * never as the event system's owner, only as the role reading events.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -86,8 +87,12 @@ test('identifiers with quotes, semicolons, dollar quotes, spaces, unicode and re
   assert.equal(field.field_id.column_id.name, COLUMN);
   assert.deepEqual(await pwned(), [], 'public.pwned still exists and is empty');
   await o.query('SELECT event.session_delete($1)', [session]);
-  const triggers = await db.pool.query('SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass', [t]);
-  assert.equal(triggers.rows[0].n, 0, 'the triggers left with the last subscription');
+  const triggers = async () => (await db.pool.query('SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass', [t])).rows[0].n;
+  assert.equal(await triggers(), 4, 'capture enabled by the owner outlives the subscriptions');
+  await db.pool.query('SELECT event.disable_capture($1::regclass)', [t]);
+  assert.ok((await db.pool.query('SELECT event.maintain() AS s')).rows[0].s.capture_removed >= 1);
+  assert.equal(await triggers(), 0, 'maintenance dropped the triggers of the table by its hostile name');
+  assert.deepEqual(await pwned(), []);
 });
 
 test('malformed arguments are refused with SQLSTATEs and messages naming the object', async () => {
@@ -192,7 +197,7 @@ test('functions and operators in public that shadow what the module calls never 
   }
 });
 
-test('a cast to JSON owned by an untrusted role can never run inside capture', async () => {
+test('a cast to JSON owned by an untrusted role never runs in the writer\'s transaction, only as the reader', async () => {
   const a = r.attacker.pool;
   await a.query(`
     CREATE TYPE attacker.mood AS ENUM ('happy');
@@ -200,42 +205,58 @@ test('a cast to JSON owned by an untrusted role can never run inside capture', a
       BEGIN INSERT INTO public.pwned VALUES (current_user, 'cast'); RETURN '"escalated"'::json; END $f$;
     CREATE CAST (attacker.mood AS json) WITH FUNCTION attacker.mood_json(attacker.mood);
     CREATE TYPE attacker.wrapper AS (m attacker.mood[]);
-    CREATE TABLE attacker.moods (id int PRIMARY KEY, w attacker.wrapper);
-    CREATE TABLE attacker.calm (id int PRIMARY KEY, v text);
-    CREATE TYPE attacker.tone AS ENUM ('low');`);
-  const session = (await a.query('SELECT event.session_create() AS id')).rows[0].id as string;
-  const refused = await a.query("SELECT event.subscribe_table($1, meta.relation_id('attacker', 'moods'))", [session]).catch((e) => e);
-  assert.equal(refused.code, '42501');
-  assert.match(refused.message, /column w \(type attacker\.wrapper\) holds type attacker\.mood, whose cast to JSON runs attacker\.mood_json\(attacker\.mood\)/);
-  const direct = await a.query(
-    "INSERT INTO event.subscription (session_id, kind, relation_oid, target) VALUES ($1, 'table', 'attacker.moods'::regclass, '{}')",
-    [session]).catch((e) => e);
-  assert.equal(direct.code, '42501', 'a direct INSERT is checked too');
+    CREATE TABLE attacker.moods (id int PRIMARY KEY, m attacker.mood, w attacker.wrapper);
+    GRANT USAGE ON SCHEMA attacker TO ${r.writer.sql}, ${r.owner.sql};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON attacker.moods TO ${r.writer.sql};
+    GRANT SELECT ON attacker.moods TO ${r.owner.sql};
+    SELECT event.enable_capture('attacker.moods');`);
+  const mine = (await a.query('SELECT event.session_create() AS id')).rows[0].id as string;
+  await a.query("SELECT event.subscribe_table($1, meta.relation_id('attacker', 'moods'))", [mine]);
+  const theirs = (await r.owner.pool.query('SELECT event.session_create() AS id')).rows[0].id as string;
+  await r.owner.pool.query("SELECT event.subscribe_table($1, meta.relation_id('attacker', 'moods'))", [theirs]);
 
-  // subscribe a harmless table first, then try to make it harmful
-  await a.query("SELECT event.subscribe_table($1, meta.relation_id('attacker', 'calm'))", [session]);
-  assert.equal(await sqlstateOf(a.query('ALTER TABLE attacker.calm ADD COLUMN w attacker.wrapper')), '42501');
-  await a.query('ALTER TABLE attacker.calm ADD COLUMN t attacker.tone');
-  const late = await a.query(`
-    CREATE FUNCTION attacker.tone_json(attacker.tone) RETURNS json LANGUAGE plpgsql AS $f$
-      BEGIN INSERT INTO public.pwned VALUES (current_user, 'late cast'); RETURN '"escalated"'::json; END $f$;
-    CREATE CAST (attacker.tone AS json) WITH FUNCTION attacker.tone_json(attacker.tone)`).catch((e) => e);
-  assert.equal(late.code, '42501', 'creating the cast afterwards is refused');
-  await a.query("INSERT INTO attacker.calm VALUES (1, 'x', 'low')");
-  const events = await a.query('SELECT event FROM event.pending_event WHERE session_id = $1', [session]);
-  assert.deepEqual(events.rows[0].event.payload, { id: 1, v: 'x', t: 'low' });
-  assert.deepEqual(await pwned(), []);
+  // the writer's transaction stores text: no cast, no user code, whoever is subscribed
+  const writer = await r.writer.pool.connect();
+  try {
+    await writer.query('BEGIN');
+    await writer.query("INSERT INTO attacker.moods VALUES (1, 'happy', ROW(ARRAY['happy']::attacker.mood[]))");
+    await writer.query("UPDATE attacker.moods SET m = 'happy', w = ROW(ARRAY['happy', 'happy']::attacker.mood[])");
+    assert.deepEqual(await pwned(), [], 'nothing ran inside the writer\'s transaction');
+    await writer.query('COMMIT');
+  } finally {
+    writer.release();
+  }
+  assert.deepEqual(await pwned(), [], 'nor at its commit');
 
-  // a cast whose function a superuser owns is trusted
-  await db.pool.query(`
-    CREATE TYPE public.level AS ENUM ('high');
-    CREATE FUNCTION public.level_json(public.level) RETURNS json LANGUAGE sql AS $f$ SELECT '"lvl"'::json $f$;
-    CREATE CAST (public.level AS json) WITH FUNCTION public.level_json(public.level);
-    CREATE TABLE attacker.levels (id int PRIMARY KEY, l public.level);
-    ALTER TABLE attacker.levels OWNER TO ${r.attacker.sql};`);
-  await a.query("SELECT event.subscribe_table($1, meta.relation_id('attacker', 'levels'))", [session]);
-  assert.equal(await sqlstateOf(db.pool.query(`ALTER FUNCTION public.level_json(public.level) OWNER TO ${r.attacker.sql}`)), '42501',
-    'handing the cast function to an untrusted role is refused');
-  await a.query('ALTER TABLE attacker.calm ADD COLUMN note text'); // harmless DDL goes through
-  await a.query('SELECT event.session_delete($1)', [session]);
+  // maintenance collects and dead-letters as the event system's owner without rendering through the type
+  await db.pool.query('SELECT event.trim_changes()');
+  await a.query('SELECT event.set_max_attempts($1, 1)', [mine]);
+  assert.deepEqual(await pwned(), [], 'collecting (trim_changes) runs no cast');
+
+  // the cast runs when a session is read, as the role reading it
+  const read = await a.query("SELECT event FROM event.fetch_events($1, 10, '1 ms')", [mine]);
+  assert.equal(read.rows[0].event.payload.m, 'escalated', 'the cast really runs at read time');
+  const attackerRuns = await pwned();
+  assert.ok(attackerRuns.length > 0);
+  assert.deepEqual([...new Set(attackerRuns)], [`${r.attacker.name}:cast`], 'as the attacker, reading its own session');
+  await db.pool.query('TRUNCATE public.pwned');
+  await db.pool.query('SELECT pg_sleep(0.01)');
+  const reclaimed = (await db.pool.query("SELECT event.reclaim_leases(now() + interval '1 minute') AS s")).rows[0].s;
+  assert.ok(reclaimed.dead_lettered >= 1, 'the leased events became dead letters');
+  assert.deepEqual(await pwned(), [], 'dead letters made by maintenance run no cast');
+
+  const victim = await r.owner.pool.query('SELECT event FROM event.pending_event WHERE session_id = $1 ORDER BY id', [theirs]);
+  assert.ok(victim.rowCount! > 0);
+  const victimRuns = await pwned();
+  assert.ok(victimRuns.length > 0);
+  assert.deepEqual([...new Set(victimRuns)], [`${r.owner.name}:cast`],
+    'another subscriber runs it with its own rights, as any SELECT of that type would');
+  const superusers = (await db.pool.query(
+    'SELECT array_agg(rolname) AS n FROM pg_roles WHERE rolsuper OR oid = (SELECT nspowner FROM pg_namespace WHERE nspname = \'event\')')).rows[0].n;
+  for (const hit of [...attackerRuns, ...victimRuns]) {
+    const who = hit.split(':')[0];
+    assert.ok(!superusers.includes(who) && who !== r.writer.name, `never as ${who}`);
+  }
+  await a.query('SELECT event.session_delete($1)', [mine]);
+  await r.owner.pool.query('SELECT event.session_delete($1)', [theirs]);
 });

@@ -18,7 +18,7 @@ CREATE POLICY session_create_own ON event.session AS RESTRICTIVE FOR INSERT
 GRANT SELECT, DELETE ON event.session TO aqevent_user;
 GRANT INSERT (owner_role) ON event.session TO aqevent_user;
 GRANT UPDATE (last_attached_at, detached_at, ttl, max_attempts, delivery_order, notify_payload,
-              overflowed_at, pending) ON event.session TO aqevent_user;
+              overflowed_at, events_dropped) ON event.session TO aqevent_user;
 
 ALTER TABLE event.subscription ENABLE ROW LEVEL SECURITY;
 CREATE POLICY session_access ON event.subscription

@@ -92,7 +92,10 @@ AS $$
   FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id_if_assigned() AS x) o
 $$;
 
-CREATE FUNCTION event._collect(session_id uuid) RETURNS bigint
+-- Returns nothing, so that calling it tells no one anything; and it does
+-- nothing for a login that could not use the session itself (it is callable
+-- by any aqevent_user, and locks the session row while it runs).
+CREATE FUNCTION event._collect(session_id uuid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
@@ -106,14 +109,24 @@ DECLARE
   now_xmax xid8;
   prev_xip xid8[];
   cap bigint := event._setting('max_pending_per_session');
+  matched bigint;
   added bigint;
   first_id bigint;
   last_id bigint;
   marker bigint;
 BEGIN
+  -- the calling role: SET ROLE's, else the login (a definer's current_user is its owner)
+  IF NOT EXISTS (SELECT 1 FROM event.session s
+                 JOIN pg_roles r ON r.rolname = CASE current_setting('role') WHEN 'none' THEN session_user::text
+                                                ELSE current_setting('role') END
+                 WHERE s.id = _collect.session_id
+                   AND (r.rolsuper OR pg_has_role(r.oid, s.owner_role, 'MEMBER')
+                        OR pg_has_role(r.oid, 'aqevent_admin', 'MEMBER'))) THEN
+    RETURN;
+  END IF;
   SELECT * INTO ses FROM event.session s WHERE s.id = _collect.session_id FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN 0;
+    RETURN;
   END IF;
   snap := event._collect_snapshot();
   prev_xmax := pg_snapshot_xmax(ses.cursor);
@@ -122,7 +135,7 @@ BEGIN
   relids := ARRAY(SELECT DISTINCT s.relation_oid FROM event.subscription s WHERE s.session_id = ses.id);
   IF cardinality(relids) = 0 OR (prev_xmax = now_xmax AND cardinality(prev_xip) = 0) THEN
     UPDATE event.session s SET cursor = snap WHERE s.id = ses.id;
-    RETURN 0;
+    RETURN;
   END IF;
 
   WITH changes AS MATERIALIZED (
@@ -152,7 +165,7 @@ BEGIN
     JOIN views v ON v.relid = sh.relid AND v.visible
     JOIN grains g ON g.relid = sh.relid
     WHERE sh.id IN (SELECT DISTINCT c.shape FROM changes c)
-  ), keyed AS (
+  ), keyed AS MATERIALIZED (
     SELECT c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, c.new_row AS new_image, c.old_image,
            x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.key_pos, x.visible_pos,
            x.delete_columns, f.nf, f.oldf,
@@ -163,7 +176,7 @@ BEGIN
     CROSS JOIN LATERAL (
       SELECT CASE WHEN c.op = 'u' OR (c.op = 'i' AND x.must_split) THEN event._fields(c.new_row) END AS nf,
              CASE WHEN c.op = 'u' OR (c.op = 'd' AND x.must_split) THEN event._fields(c.old_row) END AS oldf) f
-  ), pairs AS (
+  ), pairs AS MATERIALIZED (
     SELECT k.*, s.id AS subscription_id, s.kind, s.pk_values AS sub_key, s.column_name AS sub_column,
            s.created_at AS sub_created,
            (k.key_columns IS NULL OR k.new_key IS DISTINCT FROM k.old_key) AS key_changed
@@ -221,7 +234,8 @@ BEGIN
     WHERE ses.overflowed_at IS NULL
     RETURNING id
   )
-  SELECT count(*), min(i.id), max(i.id) INTO added, first_id, last_id FROM inserted i;
+  SELECT (SELECT count(*) FROM events), count(*), min(i.id), max(i.id) INTO matched, added, first_id, last_id
+  FROM inserted i;
 
   IF ses.overflowed_at IS NULL AND cap IS NOT NULL AND added > 0 AND ses.pending + added > cap THEN
     -- Past the cap: none of these, one marker, and nothing more until resumed.
@@ -234,16 +248,15 @@ BEGIN
                                'transaction_id', NULL, 'timestamp', now()),
             now());
     UPDATE event.session s
-       SET cursor = snap, pending = s.pending + 1, overflowed_at = now(), overflow_event_id = marker,
+       SET cursor = snap, overflowed_at = now(), overflow_event_id = marker,
            events_dropped = s.events_dropped + added
      WHERE s.id = ses.id;
-    RETURN 1;
+    RETURN;
   END IF;
   IF ses.overflowed_at IS NOT NULL THEN
-    UPDATE event.session s SET cursor = snap WHERE s.id = ses.id;
-    RETURN 0;
+    UPDATE event.session s SET cursor = snap, events_dropped = s.events_dropped + matched WHERE s.id = ses.id;
+    RETURN;
   END IF;
-  UPDATE event.session s SET cursor = snap, pending = s.pending + added WHERE s.id = ses.id;
-  RETURN added;
+  UPDATE event.session s SET cursor = snap WHERE s.id = ses.id;
 END
 $$;

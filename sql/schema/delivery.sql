@@ -100,7 +100,6 @@ BEGIN
       SELECT ses.id, d.id, d.subscription_id, r.event, d.created_at, d.attempts, d.last_error
       FROM unnest(dying) d JOIN event._render(dying) r ON r.id = d.id;
       DELETE FROM event.inbox q WHERE q.session_id = ses.id AND q.id = ANY (ARRAY(SELECT d.id FROM unnest(dying) d));
-      UPDATE event.session s SET pending = greatest(s.pending - cardinality(dying), 0) WHERE s.id = ses.id;
     END IF;
     WITH l AS (
       UPDATE event.inbox q
@@ -130,9 +129,6 @@ BEGIN
   PERFORM event._require_ids(ids);
   DELETE FROM event.inbox q WHERE q.session_id = ack.session_id AND q.id = ANY (ids);
   GET DIAGNOSTICS done = ROW_COUNT;
-  IF done > 0 THEN
-    UPDATE event.session s SET pending = greatest(s.pending - done, 0) WHERE s.id = ack.session_id;
-  END IF;
   RETURN done;
 END
 $$;
@@ -151,9 +147,6 @@ BEGIN
   WITH d AS (DELETE FROM event.inbox q WHERE q.session_id = ack_each.session_id AND q.id = ANY (ids)
              RETURNING q.id)
   SELECT coalesce(array_agg(d.id), '{}') INTO done FROM d;
-  IF cardinality(done) > 0 THEN
-    UPDATE event.session s SET pending = greatest(s.pending - cardinality(done), 0) WHERE s.id = ack_each.session_id;
-  END IF;
   RETURN QUERY SELECT DISTINCT i, i = ANY (done) FROM unnest(ids) AS i ORDER BY 1;
 END
 $$;
@@ -263,7 +256,6 @@ BEGIN
   SELECT m.session_id, m.id, m.subscription_id, m.event ->> 'operation', m.event, m.created_at, m.last_error
   FROM moved m ORDER BY m.id;
   GET DIAGNOSTICS moved = ROW_COUNT;
-  UPDATE event.session s SET pending = s.pending + moved WHERE s.id = requeue.session_id;
   RETURN moved;
 END
 $$;

@@ -64,3 +64,30 @@ $$;
 CREATE TRIGGER session_deleted AFTER DELETE ON event.session
   REFERENCING OLD TABLE AS aqevent_old_sessions
   FOR EACH STATEMENT EXECUTE FUNCTION event._sessions_deleted();
+
+-- event.session.pending counts the session's inbox rows, for the pending cap,
+-- kept by these triggers whoever inserts or deletes (collect, ack, requeue,
+-- dead letters, purge), so that no caller can set it.
+CREATE FUNCTION event._inbox_counted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE event.session s SET pending = s.pending + n.n
+      FROM (SELECT x.session_id, count(*) AS n FROM aqevent_rows x GROUP BY 1) n WHERE s.id = n.session_id;
+  ELSE
+    UPDATE event.session s SET pending = greatest(s.pending - n.n, 0)
+      FROM (SELECT x.session_id, count(*) AS n FROM aqevent_rows x GROUP BY 1) n WHERE s.id = n.session_id;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER inbox_inserted AFTER INSERT ON event.inbox
+  REFERENCING NEW TABLE AS aqevent_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION event._inbox_counted();
+
+CREATE TRIGGER inbox_deleted AFTER DELETE ON event.inbox
+  REFERENCING OLD TABLE AS aqevent_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION event._inbox_counted();

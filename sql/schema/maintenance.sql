@@ -68,13 +68,8 @@ DECLARE
 BEGIN
   PERFORM event._require_age(older_than);
   PERFORM event._collect(s.id) FROM event.session s ORDER BY s.id;
-  WITH gone AS (
-    DELETE FROM event.inbox q WHERE q.created_at < purge_pending.now - older_than
-    RETURNING q.session_id),
-  counted AS (SELECT g.session_id, count(*) AS n FROM gone g GROUP BY g.session_id),
-  fixed AS (UPDATE event.session s SET pending = greatest(s.pending - c.n, 0)
-            FROM counted c WHERE s.id = c.session_id RETURNING c.n)
-  SELECT coalesce(sum(f.n), 0) INTO purged FROM fixed f;
+  DELETE FROM event.inbox q WHERE q.created_at < purge_pending.now - older_than;
+  GET DIAGNOSTICS purged = ROW_COUNT;
   RETURN purged;
 END
 $$;
@@ -115,8 +110,6 @@ BEGIN
     FROM unnest(exhausted) d;
     GET DIAGNOSTICS buried = ROW_COUNT;
     DELETE FROM event.inbox q USING unnest(exhausted) d WHERE q.session_id = d.session_id AND q.id = d.id;
-    UPDATE event.session s SET pending = greatest(s.pending - x.n, 0)
-      FROM (SELECT d.session_id, count(*) AS n FROM unnest(exhausted) d GROUP BY 1) x WHERE s.id = x.session_id;
   END IF;
   DELETE FROM event.inbox q WHERE NOT EXISTS (SELECT 1 FROM event.session s WHERE s.id = q.session_id);
   GET DIAGNOSTICS orphan_events = ROW_COUNT;

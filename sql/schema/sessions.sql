@@ -229,7 +229,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM event._require_session(session_id);
-  UPDATE event.session s SET overflowed_at = NULL WHERE s.id = session_resume.session_id;
+  UPDATE event.session s SET overflowed_at = NULL, events_dropped = 0 WHERE s.id = session_resume.session_id;
 END
 $$;
 
