@@ -3,6 +3,7 @@
 // work). The transaction's own scan counters (pg_stat_xact_all_tables) say so.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;
@@ -24,7 +25,8 @@ before(async () => {
 after(() => db.drop());
 
 test('single-row writes on a table with 1,000 row subscriptions never read event.subscription', async () => {
-  const client = await db.pool.connect();
+  const client = new pg.Client({ connectionString: db.url }); // fresh: PostgreSQL 15 shows not yet flushed counts of earlier transactions too
+  await client.connect();
   try {
     await client.query('BEGIN');
     // More than five executions: the plan cache has settled on its plans.
@@ -48,6 +50,6 @@ test('single-row writes on a table with 1,000 row subscriptions never read event
       { operation: 'row_delete', n: 6 },
     ]);
   } finally {
-    client.release();
+    await client.end();
   }
 });

@@ -361,10 +361,9 @@ test('a writer with no privilege on the event schema writes, and its events are 
   assert.equal(await sqlstateOf(w.query('SELECT count(*) FROM event.change')), '42501', 'nor the change log');
 });
 
-// Known bug (reported to the lead): event._collect(uuid) is SECURITY DEFINER, granted to aqevent_user, and
-// does not check that the caller may use the session. A stranger who knows a session id learns how many
-// events it collected, and holds its row lock (the owner's reads wait) for as long as it keeps its transaction.
-test('the reader collects only for sessions the caller may use', { todo: 'event._collect checks no caller rights' }, async () => {
+// event._collect(uuid) is SECURITY DEFINER and granted to aqevent_user: it must refuse a caller that may not
+// use the session, or a stranger who knows a session id could hold its row lock (the owner's reads wait).
+test('the reader collects only for sessions the caller may use', async () => {
   assert.equal(await sqlstateOf(r.stranger.pool.query('SELECT event._collect($1)', [session])), '42704');
   await rolledBack(r.stranger.pool, async (c) => {
     await c.query('SELECT event._collect($1)', [session]).catch(() => {});

@@ -92,9 +92,9 @@ AS $$
   FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id_if_assigned() AS x) o
 $$;
 
--- Returns nothing, so that calling it tells no one anything; and it does
--- nothing for a login that could not use the session itself (it is callable
--- by any aqevent_user, and locks the session row while it runs).
+-- Returns nothing, and refuses (42704, as for a session that does not exist)
+-- a caller that could not use the session itself: it is callable by any
+-- aqevent_user, and locks the session row while it runs.
 CREATE FUNCTION event._collect(session_id uuid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -122,7 +122,7 @@ BEGIN
                  WHERE s.id = _collect.session_id
                    AND (r.rolsuper OR pg_has_role(r.oid, s.owner_role, 'MEMBER')
                         OR pg_has_role(r.oid, 'aqevent_admin', 'MEMBER'))) THEN
-    RETURN;
+    RAISE EXCEPTION 'session "%" does not exist', session_id USING ERRCODE = 'undefined_object';
   END IF;
   SELECT * INTO ses FROM event.session s WHERE s.id = _collect.session_id FOR UPDATE;
   IF NOT FOUND THEN

@@ -20,7 +20,6 @@ export function summary(event: QueuedEvent): [string, unknown, unknown] {
   return [event.operation, event.row_id?.pk_value ?? null, event.payload];
 }
 
-/** Collects NOTIFY payloads on a channel until `count` arrived (or the deadline). */
 /**
  * A connection in LISTEN on the wake-up channel, registered as a listener (so
  * that writers notify): collects payloads (table oids), one per changed table
