@@ -15,12 +15,12 @@ let session: string;
 
 const relation = (name: string) => `meta.relation_id('public', '${name}')`;
 
-async function one<T = Record<string, unknown>>(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<T> {
+async function one<T = Record<string, unknown>>(pool: pg.Pool | pg.PoolClient, sql: string, params: unknown[] = []): Promise<T> {
   const { rows } = await pool.query(sql, params);
   return rows[0] as T;
 }
 
-async function count(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
+async function count(pool: pg.Pool | pg.PoolClient, sql: string, params: unknown[] = []): Promise<number> {
   return Number((await one<{ n: string }>(pool, `SELECT count(*) AS n FROM (${sql}) x`, params)).n);
 }
 
