@@ -167,7 +167,8 @@ BEGIN
       SELECT jsonb_object_agg(q.id::text, event._event_json(q, event._render_fields(q.new_row, q.shape),
                                                                 event._render_fields(q.old_row, q.shape)))
         INTO rendered
-      FROM unnest(batch) q WHERE q.event IS NULL AND q.relid = g.relid AND q.shape = g.shape;
+      FROM unnest(batch) q
+      WHERE q.event IS NULL AND q.relid IS NOT DISTINCT FROM g.relid AND q.shape IS NOT DISTINCT FROM g.shape;
     END IF;
     RETURN QUERY SELECT e.key::bigint, e.value FROM jsonb_each(rendered) e;
   END LOOP;
