@@ -1,7 +1,9 @@
 // The public API of aqevent. Anything not exported here is internal.
 export { AqeventError, type AqeventErrorCode } from './errors.js';
 export { type ConnectionOptions, resolveConnection } from './db/connect.js';
-export { ensureEmbedded, stopEmbedded, type EmbeddedOptions } from './db/embedded.js';
+export {
+  embeddedStatus, type EmbeddedOptions, type EmbeddedServer, type EmbeddedStatus, ensureEmbedded, stopEmbedded,
+} from './db/embedded.js';
 export { migrate, type MigrateResult } from './db/migrate.js';
 export { Aqevent, type AqeventOptions } from './client.js';
 export { Session, type FetchOptions, type NackOptions, type PeekOptions, type SessionSettings } from './session.js';

@@ -6,6 +6,7 @@ import { registerBridge } from './commands/bridge.js';
 import { registerDead } from './commands/dead.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDrain } from './commands/drain.js';
+import { registerEmbedded } from './commands/embedded.js';
 import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
@@ -21,7 +22,7 @@ Environment:
   PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD
                          standard libpq variables, used when DATABASE_URL is unset
   AQEVENT_DATA_DIR       data directory of the embedded PostgreSQL (used when none of the above is set)
-  AQEVENT_EMBEDDED_PORT  port of the embedded PostgreSQL (default 54329)
+  AQEVENT_EMBEDDED_PORT  port of the embedded PostgreSQL (default: 54329 or the next free port, chosen once)
   NO_COLOR               no colours (colours are used only when stdout is a terminal)
 
 Exit codes: 0 success, 1 runtime error (database, connection, unknown session), 2 usage error.`;
@@ -44,6 +45,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerMaintain,
   registerPurge,
   registerDemo,
+  registerEmbedded,
 ];
 
 function allCommands(command: Command): Command[] {
