@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { durationText, parseDuration } from '../duration.js';
 
 /**
  * Parsers for command-line arguments, for commander's argParser. A bad value
@@ -51,6 +51,15 @@ export function duration(value: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/**
+ * An option taking a duration. Its default (milliseconds) is shown in --help
+ * as people write it ("30s"), or as `shown` ("now"); never as a bare number.
+ */
+export function durationOption(flags: string, description: string, defaultMs?: number, shown?: string): Option {
+  const option = new Option(flags, description).argParser(duration);
+  return defaultMs === undefined ? option : option.default(defaultMs, shown ?? durationText(defaultMs));
 }
 
 /**

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { LiveQueue } from '../../consumer/live-queue.js';
 import type { AqeventError } from '../../errors.js';
 import type { Session } from '../../session.js';
-import { duration, sessionId, UsageError } from '../arguments.js';
+import { duration, durationOption, sessionId, UsageError } from '../arguments.js';
 import { withContext } from '../context.js';
 import { newerThan, printEvent, QueueFollower } from '../events.js';
 
@@ -73,7 +73,7 @@ export function registerTail(program: Command): void {
     .argument('<session>', 'session id', sessionId)
     .option('--ack', 'acknowledge each printed event (consume); without it, tail only reads')
     .option('--since <duration>', 'only events newer than now minus this (by event timestamp); older ones are not printed and stay queued', duration)
-    .option('--lease <duration>', 'with --ack: lease per batch', duration, 30_000)
+    .addOption(durationOption('--lease <duration>', 'with --ack: lease per batch', 30_000))
     .addHelpText('after', `
 Without --ack, tail only reads (event.peek, woken by LISTEN): it takes no lease, counts no attempt,
 and every event stays pending for the session's consumers. With --ack it is a consumer: events are
