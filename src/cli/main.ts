@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { AqeventError } from '../errors.js';
 import { UsageError } from './arguments.js';
 import { registerAck } from './commands/ack.js';
 import { registerBridge } from './commands/bridge.js';
@@ -15,6 +14,8 @@ import { registerStats } from './commands/stats.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerTail } from './commands/tail.js';
 import { registerUnsubscribe } from './commands/unsubscribe.js';
+import type { GlobalOptions } from './context.js';
+import { adviceFor, errorLine } from './hints.js';
 
 const ENVIRONMENT_HELP = `
 Environment:
@@ -69,12 +70,6 @@ export function buildProgram(): Command {
   return program;
 }
 
-function sqlstateOf(error: unknown): string {
-  if (error instanceof AqeventError) return error.sqlstate ? ` [${error.sqlstate}]` : '';
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` [${code}]` : '';
-}
-
 /** Runs the CLI; owns the process: exit codes and one-line errors. */
 export async function main(argv: string[]): Promise<void> {
   // `aqevent tail | head`: a closed pipe ends the output, not with a stack trace.
@@ -90,8 +85,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
       return;
     }
-    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-    console.error(`aqevent: ${message}${sqlstateOf(error)}`);
+    const advice = await adviceFor(error, program.opts<GlobalOptions>().databaseUrl).catch(() => undefined);
+    console.error(errorLine(error, advice));
     process.exitCode = error instanceof UsageError ? USAGE_EXIT : 1;
   }
 }
