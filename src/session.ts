@@ -8,7 +8,7 @@ import {
 } from './delivery/operations.js';
 import { fromPgError } from './errors.js';
 import type { DeliveredEvent } from './events/schema.js';
-import { parseColumn, parseKey, parseTable, type RowKey, type TableTarget } from './targets.js';
+import { parseColumn, parseKey, resolveTable, type RowKey, type TableTarget } from './targets.js';
 import { toInterval } from './duration.js';
 import { durationOption, validate } from './validate.js';
 import { Worker, type WorkerHandler } from './worker/worker.js';
@@ -66,19 +66,19 @@ export class Session {
 
   /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
   async subscribeTable(table: TableTarget): Promise<string> {
-    const t = parseTable(table);
+    const t = await resolveTable(this.pool, table);
     return this.subscribe('subscribe table', 'event.subscribe_table($1, meta.relation_id($2, $3))', [t.schema, t.table]);
   }
 
   /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
   async subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
-    const t = parseTable(table);
+    const t = await resolveTable(this.pool, table);
     return this.subscribe('subscribe row', 'event.subscribe_row($1, event.row_id($2, $3, $4::text[]))', [t.schema, t.table, parseKey(key)]);
   }
 
   /** Changes of one column of one row (and the row's deletion). */
   async subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
-    const t = parseTable(table);
+    const t = await resolveTable(this.pool, table);
     return this.subscribe('subscribe field',
       "event.subscribe_field($1, jsonb_build_object('row_id', event.row_id($2, $3, $4::text[])::jsonb, 'column_id', meta.column_id($2, $3, $5)::jsonb)::meta.field_id)",
       [t.schema, t.table, parseKey(key), parseColumn(column)]);
@@ -86,7 +86,7 @@ export class Session {
 
   /** Inserts, deletes and changes of one column of the table. */
   async subscribeColumn(table: TableTarget, column: string): Promise<string> {
-    const t = parseTable(table);
+    const t = await resolveTable(this.pool, table);
     return this.subscribe('subscribe column', 'event.subscribe_column($1, meta.column_id($2, $3, $4))', [t.schema, t.table, parseColumn(column)]);
   }
 

@@ -26,8 +26,8 @@ const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 export const sessionId = parser(uuid, 'session id');
 export const subscriptionId = parser(uuid, 'subscription id');
 
-/** "schema.table"; parts with dots or quotes in double quotes ("my.schema".t). Checked against the catalog by the database. */
-export const tableName = parser(z.string().regex(/^("(?:[^"]|"")+"|[^."]+)\.("(?:[^"]|"")+"|[^."]+)$/, 'expected schema.table'), 'table');
+/** "[schema.]table" as PostgreSQL reads it (without a schema: through search_path; "My Schema"."T" quoted). Resolved by the database. */
+export const tableName = parser(z.string().trim().min(1, 'expected [schema.]table'), 'table');
 
 export const columnName = parser(z.string().min(1, 'must not be empty'), 'column');
 

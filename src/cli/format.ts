@@ -1,6 +1,7 @@
 import { DateTime, Duration } from 'luxon';
 import type { AqEvent, RowId } from '../events/schema.js';
 import { storedText } from '../events/schema.js';
+import { formatKey, qualifiedName, quoteIdent } from './quote.js';
 
 /** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
 export function colourEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
@@ -57,20 +58,20 @@ const OPERATION_COLOUR: Record<string, Colour> = { row_insert: 'green', row_dele
 
 function keyText(rowId: RowId | null): string {
   if (!rowId) return '';
-  return Array.isArray(rowId.pk_value) ? `[${rowId.pk_value.join(',')}]` : `[${rowId.pk_value}]`;
+  return `[${formatKey(Array.isArray(rowId.pk_value) ? rowId.pk_value : [rowId.pk_value])}]`;
 }
 
 function values(payload: Record<string, unknown> | null): string {
-  return payload ? Object.entries(payload).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '';
+  return payload ? Object.entries(payload).map(([k, v]) => `${quoteIdent(k)}=${JSON.stringify(v)}`).join(' ') : '';
 }
 
 /** One line per event: time, id, operation, table[key], what changed. */
 export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Date | null }): string {
-  const table = `${event.relation_id.schema_id.name}.${event.relation_id.name}`;
+  const table = qualifiedName(event.relation_id.schema_id.name, event.relation_id.name);
   let change: string;
   if (event.operation === 'field_update') {
     const column = event.field_id.column_id.name;
-    change = `${column}: ${JSON.stringify(event.old_payload[column])} → ${JSON.stringify(event.payload[column])}`;
+    change = `${quoteIdent(column)}: ${JSON.stringify(event.old_payload[column])} → ${JSON.stringify(event.payload[column])}`;
   } else {
     change = values(event.payload);
   }

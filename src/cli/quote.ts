@@ -18,6 +18,19 @@ export function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * A primary key as the CLI reads it back (arguments.ts rowKey): values in key
+ * order, comma-separated; a value with a comma, a quote, a bracket, blanks at
+ * either end, or nothing at all is double-quoted, quotes doubled. A one-value key
+ * "x,y" prints as "x,y", never as x,y (two values).
+ */
+export function formatKey(values: ReadonlyArray<unknown>): string {
+  return values.map((value) => {
+    const text = String(value);
+    return text === '' || /[,"[\]]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }).join(',');
+}
+
 /** schema.table, each part quoted when it needs to be. */
 export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`;
