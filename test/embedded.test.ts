@@ -99,6 +99,16 @@ test('embedded status starts nothing; stop stops it, says so in --json, and a se
   assert.match(again.stdout, /is not running/);
 });
 
+test('three commands at once on a fresh data directory: one creates and starts the server, all three use it', async () => {
+  const dataDir = join(await openFolder(), 'data');
+  cleanups.push(() => stopEmbedded({ dataDir }));
+  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: dataDir, AQEVENT_EMBEDDED_PORT: String(randomPort()) };
+  const results = await Promise.all([1, 2, 3].map(() => runCli(['migrate'], env, 120_000)));
+  for (const result of results) assert.equal(result.code, 0, result.stderr);
+  assert.equal((await statusOf(env)).running, true);
+  await assert.rejects(stat(`${dataDir}.lock`), 'the start lock is released');
+});
+
 const asRoot = process.getuid?.() === 0;
 
 test('as root, a checkout in a folder only root can enter runs migrate and the demo on its own server', { skip: !asRoot && 'needs root' }, async () => {

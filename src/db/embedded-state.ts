@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /** What aqevent records next to the embedded server's data: who made it, with which binaries, on which port. */
 export interface EmbeddedRecord {
@@ -68,4 +68,36 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return true;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs fn holding `<dataDir>.lock`, so that of several processes finding no
+ * server at once, one runs initdb and starts it and the others then find it.
+ * A lock whose process is gone is taken over.
+ */
+export async function withStartLock<T>(dataDir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const lock = `${dataDir}.lock`;
+  await mkdir(dirname(lock), { recursive: true, mode: 0o755 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? 0);
+      // An empty lock is one being written, unless it has stayed empty.
+      if (holder ? !alive(holder) : age > 10_000) await rm(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder || '?'}`);
+      else await sleep(50);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
 }

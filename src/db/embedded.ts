@@ -7,7 +7,7 @@ import pg from 'pg';
 import { AqeventError } from '../errors.js';
 import { installedBinaries, reachableBinaries, type ServerBinaries } from './embedded-binaries.js';
 import { checkoutDir, checkoutKey, defaultDataDir, embeddedHome, explicitPort, FIRST_PORT, packageRoot } from './embedded-paths.js';
-import { LOG_FILE, readRecord, runningServer, waitForExit, writeRecord } from './embedded-state.js';
+import { LOG_FILE, readRecord, type RunningServer, runningServer, waitForExit, withStartLock, writeRecord } from './embedded-state.js';
 import { canUseFolder, SERVER_USER, serverUser } from './embedded-user.js';
 import { lastLines, type RunAs, runProcess } from './run-process.js';
 
@@ -164,6 +164,13 @@ async function ensureDatabase(dataDir: string, port: number): Promise<void> {
 export async function ensureEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const requested = options.port ?? explicitPort();
+  const running = (await runningServer(dataDir)) ?? await withStartLock(dataDir, 120_000, () => startOnce(dataDir, requested));
+  await ensureDatabase(dataDir, running.port);
+  return { connectionString: urlFor(running.port, DATABASE), dataDir, port: running.port };
+}
+
+/** Initialises (first time) and starts the server, holding the start lock; finds it running when another process was first. */
+async function startOnce(dataDir: string, requested: number | undefined): Promise<RunningServer> {
   let running = await runningServer(dataDir);
   if (!running) {
     const user = await serverUser();
@@ -175,10 +182,16 @@ export async function ensureEmbedded(options: EmbeddedOptions = {}): Promise<Emb
       if (requested !== undefined) throw fail(`port ${port} for the embedded PostgreSQL is in use by another program: choose another with AQEVENT_EMBEDDED_PORT`);
       port = await firstFreePort(port + 1);
     }
-    await start(dataDir, port, binaries, user).catch(async (error: unknown) => {
-      // Another process may have started it at the same moment.
-      if (!(await runningServer(dataDir))) throw error;
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await start(dataDir, port, binaries, user);
+        break;
+      } catch (error) {
+        // Another checkout's server may have taken the free port at the same moment: take the next one.
+        if (requested !== undefined || attempt === 3 || (await portIsFree(port))) throw error;
+        port = await firstFreePort(port + 1);
+      }
+    }
     running = await runningServer(dataDir);
     if (!running) throw fail(`the embedded PostgreSQL in ${dataDir} stopped right after starting: see ${join(dataDir, LOG_FILE)}`);
     await writeRecord(dataDir, {
@@ -186,8 +199,7 @@ export async function ensureEmbedded(options: EmbeddedOptions = {}): Promise<Emb
       initialisedAt: record?.initialisedAt ?? new Date().toISOString(), startedAt: running.startedAt.toISOString(), startedByPid: process.pid,
     });
   }
-  await ensureDatabase(dataDir, running.port);
-  return { connectionString: urlFor(running.port, DATABASE), dataDir, port: running.port };
+  return running;
 }
 
 /** The embedded server of this checkout (or of options.dataDir): where it lives, whether it runs, who started it. Starts nothing. */
