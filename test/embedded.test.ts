@@ -1,7 +1,7 @@
 // The embedded default: no DATABASE_URL, no PG* — the CLI starts its own PostgreSQL, keyed to the checkout, and data persists.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -142,5 +142,14 @@ test('as root, a data directory the server user cannot reach is one line that sa
   const result = await runCli(['migrate'], env, 60_000);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^aqevent: the embedded PostgreSQL runs as user "postgres" \(not root\), which cannot enter .*: set AQEVENT_DATA_DIR/);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+});
+
+test('a data directory that cannot be made is one line that says what to do', async () => {
+  const file = join(await openFolder(), 'a-file');
+  await writeFile(file, '');
+  const result = await runCli(['stats'], { ...NO_DATABASE, AQEVENT_DATA_DIR: join(file, 'data') });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^aqevent: cannot set up the embedded PostgreSQL in .*a-file\/data: .*(ENOTDIR|EEXIST).*; set AQEVENT_DATA_DIR to a folder you may write, or DATABASE_URL/);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
 });

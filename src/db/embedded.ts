@@ -164,7 +164,12 @@ async function ensureDatabase(dataDir: string, port: number): Promise<void> {
 export async function ensureEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const requested = options.port ?? explicitPort();
-  const running = (await runningServer(dataDir)) ?? await withStartLock(dataDir, 120_000, () => startOnce(dataDir, requested));
+  const running = (await runningServer(dataDir)) ?? await withStartLock(dataDir, 120_000, () => startOnce(dataDir, requested))
+    .catch((error: NodeJS.ErrnoException) => {
+      if (error instanceof AqeventError || !error.syscall) throw error;
+      throw fail(`cannot set up the embedded PostgreSQL in ${dataDir}: ${error.message}; ` +
+        'set AQEVENT_DATA_DIR to a folder you may write, or DATABASE_URL to use your own server', error);
+    });
   await ensureDatabase(dataDir, running.port);
   return { connectionString: urlFor(running.port, DATABASE), dataDir, port: running.port };
 }
