@@ -164,7 +164,9 @@ async function ensureDatabase(dataDir: string, port: number): Promise<void> {
 export async function ensureEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const requested = options.port ?? explicitPort();
-  const running = (await runningServer(dataDir)) ?? await withStartLock(dataDir, 120_000, () => startOnce(dataDir, requested))
+  const found = await runningServer(dataDir);
+  // A server still starting is being started by a process holding the lock: taking the lock waits for it.
+  const running = (found?.state === 'ready' ? found : undefined) ?? await withStartLock(dataDir, 120_000, () => startOnce(dataDir, requested))
     .catch((error: NodeJS.ErrnoException) => {
       if (error instanceof AqeventError || !error.syscall) throw error;
       throw fail(`cannot set up the embedded PostgreSQL in ${dataDir}: ${error.message}; ` +
@@ -174,9 +176,19 @@ export async function ensureEmbedded(options: EmbeddedOptions = {}): Promise<Emb
   return { connectionString: urlFor(running.port, DATABASE), dataDir, port: running.port };
 }
 
+/** The running server once it is ready (after crash recovery, say); undefined when none runs. */
+async function readyServer(dataDir: string): Promise<RunningServer | undefined> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const running = await runningServer(dataDir);
+    if (!running || running.state === 'ready' || Date.now() > deadline) return running;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Initialises (first time) and starts the server, holding the start lock; finds it running when another process was first. */
 async function startOnce(dataDir: string, requested: number | undefined): Promise<RunningServer> {
-  let running = await runningServer(dataDir);
+  let running = await readyServer(dataDir);
   if (!running) {
     const user = await serverUser();
     const binaries = await binariesFor(user);
