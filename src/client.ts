@@ -2,10 +2,13 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { type ConnectionOptions, createPool, resolveConnection } from './db/connect.js';
 import { migrate, type MigrateResult } from './db/migrate.js';
-import { type SessionStats, stats } from './delivery/operations.js';
-import { AqeventError, fromPgError } from './errors.js';
+import { AqeventError } from './errors.js';
 import { Session, type SessionSettings } from './session.js';
-import { validate } from './validate.js';
+import { listSessions, type SessionSummary } from './sql/session-info.js';
+import { attachSession, createSession } from './sql/sessions.js';
+import { type SessionStats, stats } from './sql/stats.js';
+import { unsubscribe } from './sql/subscriptions.js';
+import { parseUuid, validate } from './validate.js';
 
 export interface AqeventOptions extends ConnectionOptions {
   /** Size of the pool aqevent creates (ignored with `pool`). Default 10. */
@@ -66,31 +69,36 @@ export class Aqevent {
 
   /** A new session owned by the current role. */
   async createSession(settings: SessionSettings = {}): Promise<Session> {
-    let id: string;
-    try {
-      id = (await this.live.query<{ id: string }>('SELECT event.session_create() AS id')).rows[0]!.id;
-    } catch (error) {
-      throw fromPgError(error, 'create session');
-    }
-    const session = new Session(this.pool, id);
+    const session = new Session(this.pool, await createSession(this.live));
     if (Object.keys(settings).length > 0) await session.configure(settings);
     return session;
   }
 
   /** Reattach to an existing session (marks it attached); fails with SQLSTATE 42704 when it does not exist. */
   async attachSession(id: string): Promise<Session> {
-    const sessionId = validate(z.string().uuid(), id, 'session id');
-    try {
-      await this.live.query('SELECT event.session_attach($1)', [sessionId]);
-    } catch (error) {
-      throw fromPgError(error, 'attach session');
-    }
+    const sessionId = parseUuid(id);
+    await attachSession(this.live, sessionId);
     return new Session(this.pool, sessionId);
+  }
+
+  /** A handle on an existing session, without attaching it (nothing is checked until it is used). */
+  session(id: string): Session {
+    return new Session(this.live, id);
   }
 
   /** Deletes a session and everything in it. */
   async deleteSession(id: string): Promise<void> {
-    await new Session(this.live, validate(z.string().uuid(), id, 'session id')).delete();
+    await new Session(this.live, id).delete();
+  }
+
+  /** The caller's sessions, oldest first, each with its state, settings and queue counts (see SessionSummary). */
+  async sessions(): Promise<SessionSummary[]> {
+    return listSessions(this.live);
+  }
+
+  /** Removes a subscription by id, whichever of the caller's sessions it belongs to; 42704 when unknown. */
+  async unsubscribe(subscriptionId: string): Promise<void> {
+    await unsubscribe(this.live, parseUuid(subscriptionId, 'subscription id'));
   }
 
   /** Per session: backlog, in flight, dead letters, age of the oldest event. */

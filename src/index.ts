@@ -1,23 +1,30 @@
 // The public API of aqevent. Anything not exported here is internal.
 export { AqeventError, type AqeventErrorCode } from './errors.js';
-export { type ConnectionOptions, resolveConnection } from './db/connect.js';
+export { type ConnectionOptions, createPool, type ResolvedConnection, resolveConnection } from './db/connect.js';
 export {
   embeddedStatus, type EmbeddedOptions, type EmbeddedServer, type EmbeddedStatus, ensureEmbedded, stopEmbedded,
 } from './db/embedded.js';
-export { migrate, type MigrateResult } from './db/migrate.js';
+export { migrate, migrateStatus, type MigrateResult, type MigrateStatus, type MigrateOptions } from './db/migrate.js';
 export { Aqevent, type AqeventOptions } from './client.js';
 export { Session, type FetchOptions, type NackOptions, type PeekOptions, type SessionSettings } from './session.js';
 export { type EventBatch, type StreamOptions } from './consumer/event-stream.js';
+export { type FollowOptions } from './consumer/follow.js';
 export { Worker, type HandlerContext, type WorkerEvents, type WorkerHandler, type WorkerSource } from './worker/worker.js';
 export { type RetryPolicy, type WorkerOptions } from './worker/options.js';
-export { retryDelay } from './worker/backoff.js';
-export { type DeadLetter, type DeliveryOrder, type EventRef, type PeekedEvent, type SessionStats } from './delivery/operations.js';
+export { retryDelay } from './live/backoff.js';
+export { type EventRef } from './events/refs.js';
+export { type DeadLetter } from './sql/dead-letters.js';
+export { type PeekedEvent } from './sql/peek.js';
+export { type SessionDetails, type SessionSummary } from './sql/session-info.js';
+export { type DeliveryOrder, type SessionStats } from './sql/stats.js';
+export { type SubscriptionSummary } from './sql/subscriptions.js';
 export { type RowKey, type TableTarget } from './targets.js';
-export { type DurationInput, parseDuration, parseInterval, toInterval } from './duration.js';
+export { durationText, type DurationInput, parseDuration, parseInterval, toInterval } from './duration.js';
 export { parseLosslessJson } from './events/lossless-json.js';
+export { parseUuid } from './validate.js';
 export {
   type AqEvent, type ColumnId, type DeliveredEvent, type EventOperation, type FieldId, type FieldUpdateEvent, type RelationId,
-  type RowDeleteEvent, type RowId, type RowInsertEvent, type TruncateEvent, eventSchema,
+  type RowDeleteEvent, type RowId, type RowInsertEvent, type TruncateEvent, eventSchema, storedText,
 } from './events/schema.js';
 export { bridgeToPgBoss, type BridgeOptions, type BridgeResult } from './bridge/pg-boss-bridge.js';
 export { eventJobId } from './bridge/job-id.js';

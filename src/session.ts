@@ -1,16 +1,22 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { type EventBatch, type StreamOptions, streamBatches, streamEvents } from './consumer/event-stream.js';
-import { assertUuid } from './consumer/live-queue.js';
-import {
-  ackEvents, type DeadLetter, deadLetters, type DeliveryOrder, type EventRef, eventIds, fetchEvents, nackEvents, peekEvents,
-  type PeekedEvent, requeue,
-} from './delivery/operations.js';
-import { fromPgError } from './errors.js';
+import { type FollowOptions, followEvents } from './consumer/follow.js';
 import type { DeliveredEvent } from './events/schema.js';
-import { parseColumn, parseKey, resolveTable, type RowKey, type TableTarget } from './targets.js';
-import { toInterval } from './duration.js';
-import { durationOption, validate } from './validate.js';
+import { type EventRef, eventIds } from './events/refs.js';
+import { type DeadLetter, deadLetters, requeue } from './sql/dead-letters.js';
+import { fetchEvents } from './sql/leases.js';
+import { peekEvents, type PeekedEvent } from './sql/peek.js';
+import { type SessionDetails, sessionInfo } from './sql/session-info.js';
+import {
+  deleteSession, detachSession, sessionSettings, setDeliveryOrder, setMaxAttempts, setTtl,
+} from './sql/sessions.js';
+import { ackEvents, nackEvents } from './sql/settle.js';
+import type { DeliveryOrder } from './sql/stats.js';
+import { subscribeColumn, subscribeField, subscribeRow, subscribeTable, unsubscribe } from './sql/subscriptions.js';
+import { resolveTable } from './sql/tables.js';
+import { parseColumn, parseKey, type RowKey, type TableTarget } from './targets.js';
+import { durationOption, parseUuid, validate } from './validate.js';
 import { Worker, type WorkerHandler } from './worker/worker.js';
 import type { WorkerOptions } from './worker/options.js';
 
@@ -48,55 +54,36 @@ export type SessionSettings = z.input<typeof sessionSettingsSchema>;
  * connection (events() takes one for LISTEN while it runs).
  */
 export class Session {
-  constructor(/** The pool it uses (the client's). */ readonly pool: pg.Pool, readonly id: string) {
-    assertUuid(id);
-  }
+  /** The session's uuid (lower case). */
+  readonly id: string;
 
-  private async call<R extends pg.QueryResultRow>(what: string, sql: string, values: unknown[]): Promise<R | undefined> {
-    try {
-      return (await this.pool.query<R>(sql, [this.id, ...values])).rows[0];
-    } catch (error) {
-      throw fromPgError(error, what);
-    }
-  }
-
-  private async subscribe(what: string, sql: string, values: unknown[]): Promise<string> {
-    return (await this.call<{ id: string }>(what, `SELECT ${sql} AS id`, values))!.id;
+  constructor(/** The pool it uses (the client's). */ readonly pool: pg.Pool, id: string) {
+    this.id = parseUuid(id);
   }
 
   /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
   async subscribeTable(table: TableTarget): Promise<string> {
-    const t = await resolveTable(this.pool, table);
-    return this.subscribe('subscribe table', 'event.subscribe_table($1, meta.relation_id($2, $3))', [t.schema, t.table]);
+    return subscribeTable(this.pool, this.id, await resolveTable(this.pool, table));
   }
 
   /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
   async subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
-    const t = await resolveTable(this.pool, table);
-    return this.subscribe('subscribe row', 'event.subscribe_row($1, event.row_id($2, $3, $4::text[]))', [t.schema, t.table, parseKey(key)]);
+    return subscribeRow(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key));
   }
 
   /** Changes of one column of one row (and the row's deletion). */
   async subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
-    const t = await resolveTable(this.pool, table);
-    return this.subscribe('subscribe field',
-      "event.subscribe_field($1, jsonb_build_object('row_id', event.row_id($2, $3, $4::text[])::jsonb, 'column_id', meta.column_id($2, $3, $5)::jsonb)::meta.field_id)",
-      [t.schema, t.table, parseKey(key), parseColumn(column)]);
+    return subscribeField(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key), parseColumn(column));
   }
 
   /** Inserts, deletes and changes of one column of the table. */
   async subscribeColumn(table: TableTarget, column: string): Promise<string> {
-    const t = await resolveTable(this.pool, table);
-    return this.subscribe('subscribe column', 'event.subscribe_column($1, meta.column_id($2, $3, $4))', [t.schema, t.table, parseColumn(column)]);
+    return subscribeColumn(this.pool, this.id, await resolveTable(this.pool, table), parseColumn(column));
   }
 
+  /** Removes a subscription (its queued events stay). Same as aq.unsubscribe(). */
   async unsubscribe(subscriptionId: string): Promise<void> {
-    const id = validate(z.string().uuid(), subscriptionId, 'subscription id');
-    try {
-      await this.pool.query('SELECT event.unsubscribe($1)', [id]);
-    } catch (error) {
-      throw fromPgError(error, 'unsubscribe');
-    }
+    await unsubscribe(this.pool, parseUuid(subscriptionId, 'subscription id'));
   }
 
   /** Lease up to max (default 100) deliverable events, oldest first, for lease (default 30s). */
@@ -136,25 +123,32 @@ export class Session {
 
   async configure(settings: SessionSettings): Promise<void> {
     const { maxAttempts, deliveryOrder, ttl } = validate(sessionSettingsSchema, settings, 'session settings');
-    if (maxAttempts !== undefined) await this.call('set max attempts', 'SELECT event.set_max_attempts($1, $2)', [maxAttempts]);
-    if (deliveryOrder !== undefined) await this.call('set delivery order', 'SELECT event.set_delivery_order($1, $2)', [deliveryOrder]);
-    if (ttl !== undefined) await this.call('set ttl', 'SELECT event.session_set_ttl($1, $2::interval)', [ttl === null ? null : toInterval(ttl)]);
+    if (maxAttempts !== undefined) await setMaxAttempts(this.pool, this.id, maxAttempts);
+    if (deliveryOrder !== undefined) await setDeliveryOrder(this.pool, this.id, deliveryOrder);
+    if (ttl !== undefined) await setTtl(this.pool, this.id, ttl);
   }
 
   async settings(): Promise<{ maxAttempts: number; deliveryOrder: DeliveryOrder }> {
-    const row = await this.call<{ max_attempts: number; delivery_order: DeliveryOrder }>('settings',
-      'SELECT (event._require_session($1)).max_attempts, (event._require_session($1)).delivery_order', []);
-    return { maxAttempts: row!.max_attempts, deliveryOrder: row!.delivery_order };
+    return sessionSettings(this.pool, this.id);
+  }
+
+  /**
+   * What the session is and holds: owner, state, ttl, settings, the counts
+   * of event.stats() (backlog, inFlight, dead, oldestAgeMs), overflow state
+   * and its subscriptions. 42704 when it does not exist or is not the caller's.
+   */
+  async info(): Promise<SessionDetails> {
+    return sessionInfo(this.pool, this.id);
   }
 
   /** Marks the session detached (it keeps collecting events). */
   async detach(): Promise<void> {
-    await this.call('detach', 'SELECT event.session_detach($1)', []);
+    await detachSession(this.pool, this.id);
   }
 
   /** Deletes the session, its subscriptions, queued events and dead letters. */
   async delete(): Promise<void> {
-    await this.call('delete session', 'SELECT event.session_delete($1)', []);
+    await deleteSession(this.pool, this.id);
   }
 
   /** `for await (const event of session.events())`: backlog first, then live. See StreamOptions. */
@@ -165,6 +159,16 @@ export class Session {
   /** Like events(), a batch (one fetch) at a time, to ack or nack as a whole. */
   batches(options?: StreamOptions): AsyncGenerator<EventBatch, void, undefined> {
     return streamBatches(this.pool, this.id, (ids, nackOptions) => this.nack(ids, nackOptions), options);
+  }
+
+  /**
+   * Read-only live follow: the queued events (backlog, leased ones included),
+   * then new ones as they are committed, each once. Never leases, acks or
+   * counts an attempt: every event stays pending for the consumers. Ends
+   * when options.signal aborts. See FollowOptions.
+   */
+  follow(options?: FollowOptions): AsyncGenerator<PeekedEvent, void, undefined> {
+    return followEvents(this.pool, this.id, options);
   }
 
   /** A Worker running handler for this session's events (not started: call start()). See Worker. */

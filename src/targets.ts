@@ -1,12 +1,10 @@
-import type pg from 'pg';
 import { z } from 'zod';
-import { AqeventError, fromPgError } from './errors.js';
 import { validate } from './validate.js';
 
 /**
  * A table: a name as PostgreSQL reads it ("person", "public.person", "My Schema"."T";
  * unquoted names fold to lower case, one without a schema is found through the
- * connection's search_path), or { schema, table } taken literally.
+ * connection's search_path: src/sql/tables.ts), or { schema, table } taken literally.
  */
 export type TableTarget = string | { schema: string; table: string };
 /** A row's primary key value, or its values in key order for a composite key. */
@@ -31,28 +29,9 @@ export function parseTable(target: TableTarget): { schema: string; table: string
   return validate(tableSchema, target, 'table');
 }
 
-/**
- * The schema and name of a table, resolved as `regclass` resolves it: a name
- * without a schema through the connection's search_path. { schema, table } is
- * taken as given. A name that names nothing is SQLSTATE 42P01 (a qualified one
- * is left to the SQL functions, which say whether the schema or the table is missing).
- */
-export async function resolveTable(db: Pick<pg.Pool, 'query'>, target: TableTarget): Promise<{ schema: string; table: string }> {
-  if (typeof target !== 'string') return parseTable(target);
-  const name = validate(z.string().trim().min(1, 'expected a table name'), target, 'table');
-  let found: { schema: string; table: string; search_path: string } | undefined;
-  try {
-    found = (await db.query<{ schema: string; table: string; search_path: string }>(
-      `SELECT n.nspname AS schema, c.relname AS table, pg_catalog.current_setting('search_path') AS search_path
-       FROM (SELECT pg_catalog.to_regclass($1) AS oid) r
-       LEFT JOIN pg_catalog.pg_class c ON c.oid = r.oid
-       LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`, [name])).rows[0];
-  } catch (error) {
-    throw fromPgError(error, `table ${name}`);
-  }
-  if (found?.schema && found.table) return { schema: found.schema, table: found.table };
-  if (QUALIFIED.test(name)) return parseTable(name);
-  throw new AqeventError('database', `table "${name}" does not exist (search_path: ${found?.search_path ?? ''})`, { sqlstate: '42P01' });
+/** Whether a name is "schema.table" (parts in double quotes where needed). */
+export function isQualified(name: string): boolean {
+  return QUALIFIED.test(name);
 }
 
 export function parseKey(key: RowKey): string[] {

@@ -24,4 +24,12 @@ export function durationOption(what: string) {
   });
 }
 
-export const uuidSchema = z.string().uuid();
+/** The one uuid check (session and subscription ids), case-insensitive; ids come out in lower case. */
+export const uuidSchema = z.string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a uuid such as 0b0e6c6e-5d1f-4a53-9c8e-1f2a3b4c5d6e')
+  .transform((text) => text.toLowerCase());
+
+/** A session, subscription, … id checked with uuidSchema: invalid_argument naming `what` when it is not a uuid. */
+export function parseUuid(id: unknown, what = 'session id'): string {
+  return validate(uuidSchema, id, what);
+}

@@ -19,6 +19,10 @@ test('demo prints the four events of the person example as they arrive', async (
   assert.match(arrived[1]!, /field_update person "3" \{"name":"Sandy Jones"\}/);
   assert.match(arrived[2]!, /field_update person "3" \{"score":19\}/);
   assert.match(arrived[3]!, /row_delete person "4"/);
+  // The count comes from the session's stats (backlog + in flight), read after the four were printed: follow() took none.
+  assert.match(result.stdout, /^4 events are in the session's inbox; deleting the demo session\.$/m);
+  const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'aqevent_demo'");
+  assert.equal(rows[0].n, 0, 'the demo cleans up');
 });
 
 test('demo --json prints one event JSON per line', async () => {

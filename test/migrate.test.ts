@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { migrate } from '../src/db/migrate.js';
-import { loadMigrations } from '../src/db/sql-files.js';
+import { migrate, migrateStatus } from '../src/db/migrate.js';
+import { currentVersion, loadInstall } from '../src/db/sql-files.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;
@@ -16,10 +16,11 @@ before(async () => {
 });
 after(() => db.drop());
 
-test('the template database is migrated to the latest version', async () => {
-  const migrations = await loadMigrations();
-  const { rows } = await db.pool.query<{ version: number }>('SELECT version FROM event.migration ORDER BY version');
-  assert.deepEqual(rows.map((r) => r.version), migrations.map((m) => m.version));
+test('the template database is installed at the current version, the install script recorded with its checksum', async () => {
+  const install = await loadInstall();
+  const { rows } = await db.pool.query('SELECT script, version, checksum FROM event.schema_history');
+  assert.deepEqual(rows, [{ script: 'install.sql', version: await currentVersion(), checksum: install.checksum }]);
+  assert.deepEqual(await migrateStatus(db.pool), { installed: await currentVersion(), target: await currentVersion(), plan: [] });
 });
 
 test('twenty concurrent migrations of an empty database end with one correct schema', async () => {
@@ -32,7 +33,7 @@ test('twenty concurrent migrations of an empty database end with one correct sch
     const results = await Promise.all(pools.map((pool) => migrate(pool)));
     const appliers = results.filter((r) => r.applied.length > 0);
     assert.equal(appliers.length, 1, 'exactly one process applies the migrations');
-    const latest = Math.max(...(await loadMigrations()).map((m) => m.version));
+    const latest = await currentVersion();
     assert.ok(results.every((r) => r.version === latest));
     const again = await migrate(pools[0]!);
     assert.deepEqual(again.applied, [], 'running it again changes nothing');
@@ -45,20 +46,21 @@ test('twenty concurrent migrations of an empty database end with one correct sch
   }
 });
 
-test('a failing migration rolls back and names itself', async () => {
+test('--dry-run and status change nothing; an applied script that has since changed is refused, naming the file', async () => {
   const name = `${db.name}_f`;
   await db.pool.query(`CREATE DATABASE "${name}"`);
   const url = new URL(db.url);
   url.pathname = `/${name}`;
   const pool = quietPool(url.toString());
   try {
-    await assert.rejects(
-      migrate(pool, [{ version: 1, name: 'broken', sql: 'CREATE TABLE public.x (id int); SELECT 1/0;' }]),
-      (error: Error & { code?: string; sqlstate?: string }) =>
-        /001_broken/.test(error.message) && error.sqlstate === '22012',
-    );
-    const { rows } = await pool.query("SELECT to_regclass('public.x') IS NULL AS gone");
-    assert.equal(rows[0].gone, true);
+    assert.deepEqual(await migrateStatus(pool), { installed: null, target: await currentVersion(), plan: ['install.sql'] });
+    await migrate(pool, { dryRun: true });
+    const { rows } = await pool.query("SELECT to_regnamespace('event') IS NULL AS none");
+    assert.equal(rows[0].none, true, 'a dry run installs nothing');
+    await migrate(pool);
+    await pool.query("UPDATE event.schema_history SET checksum = 'edited' WHERE script = 'install.sql'");
+    await assert.rejects(migrate(pool), (error: Error) => /sql\/install\.sql has changed since it was applied/.test(error.message));
+    await assert.rejects(migrateStatus(pool), /sql\/install\.sql has changed/);
   } finally {
     await pool.end();
     await db.pool.query(`DROP DATABASE "${name}" WITH (FORCE)`);

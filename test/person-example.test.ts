@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { listen, newSession, queued, summary } from './support/events.js';
+import { listen, newSession, queued, summary, oidOf } from './support/events.js';
 
 let db: TestDatabase;
 before(async () => {
@@ -22,7 +22,7 @@ const personRowId = (id: string) => ({
 test('insert, update of two columns and delete yield exactly the four events, queued and notified', async () => {
   const session = await newSession(db.pool);
   await db.pool.query("SELECT event.subscribe_table($1, meta.relation_id('public', 'person'))", [session]);
-  const listener = await listen(db.url, session);
+  const listener = await listen(db.url);
   try {
     await db.pool.query("insert into person (name, score) values ('Don Pablo', 14)");
     await db.pool.query("update person set name='Sandy Jones', score=score+3 where id=3");
@@ -33,7 +33,7 @@ test('insert, update of two columns and delete yield exactly the four events, qu
       ['row_insert', '5', { id: 5, name: 'Don Pablo', score: 14 }],
       ['field_update', '3', { name: 'Sandy Jones' }],
       ['field_update', '3', { score: 19 }],
-      ['row_delete', '4', { id: 4, name: 'Nancy Makowsky', score: 9 }],
+      ['row_delete', '4', { id: 4 }],
     ]);
     for (const event of events) {
       assert.equal(event.subscription_type, 'table');
@@ -50,8 +50,8 @@ test('insert, update of two columns and delete yield exactly the four events, qu
     });
     assert.equal(events[1]!.transaction_id, events[2]!.transaction_id, 'one UPDATE, one transaction');
 
-    const notified = (await listener.next(4)).map((payload) => JSON.parse(payload));
-    assert.deepEqual(notified, events, 'each notification carries the queued event');
+    const person = await oidOf(db.pool, 'person');
+    assert.deepEqual(await listener.next(4, 1000), [person, person, person], 'one wake-up per transaction, naming the table');
   } finally {
     await listener.close();
   }

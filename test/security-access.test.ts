@@ -53,7 +53,8 @@ before(async () => {
     GRANT SELECT (id, visible) ON public.cols TO ${r.owner.sql};
     GRANT SELECT ON public.open TO PUBLIC;
     GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.items, public.cols, public.open, public.guarded
-      TO ${r.writer.sql};`);
+      TO ${r.writer.sql};
+    SELECT event.enable_capture(t) FROM unnest('{public.items,public.cols,public.open,public.guarded}'::regclass[]) t;`);
   session = (await one<{ id: string }>(r.owner.pool, 'SELECT event.session_create() AS id')).id;
   await r.owner.pool.query(`SELECT event.subscribe_table($1, ${relation('items')})`, [session]);
   await r.writer.pool.query("INSERT INTO public.items VALUES (1, 'one', 's1'), (2, 'two', 's2')");

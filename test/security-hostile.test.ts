@@ -48,7 +48,8 @@ before(async () => {
     GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ${t} TO ${r.writer.sql};
     CREATE TABLE public.plain (id int PRIMARY KEY, v text);
     GRANT SELECT ON public.plain TO ${r.owner.sql};
-    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.plain TO ${r.writer.sql};`);
+    GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.plain TO ${r.writer.sql};
+    SELECT event.enable_capture('public.plain'), event.enable_capture('${t.replace(/'/g, "''")}');`);
 });
 
 after(async () => {

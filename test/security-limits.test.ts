@@ -35,6 +35,7 @@ before(async () => {
     CREATE TABLE public.t (id int PRIMARY KEY, v text);
     GRANT SELECT ON public.t TO ${r.owner.sql};
     GRANT SELECT, INSERT, UPDATE, DELETE ON public.t TO ${r.writer.sql};
+    SELECT event.enable_capture('public.t');
     UPDATE event.settings SET value = 2 WHERE name = 'max_subscriptions_per_session';
     UPDATE event.settings SET value = 5 WHERE name = 'max_pending_per_session';`);
 });

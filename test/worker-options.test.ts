@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { Aqevent } from '../src/client.js';
 import { AqeventError } from '../src/errors.js';
 import { retryDelay, Worker, type WorkerOptions } from '../src/index.js';
-import { nominalDelay } from '../src/worker/backoff.js';
+import { nominalDelay } from '../src/live/backoff.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { untilQueueEmpty } from './support/worker.js';
 

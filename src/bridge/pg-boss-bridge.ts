@@ -1,10 +1,16 @@
 import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 import { z } from 'zod';
-import { isTransient } from '../consumer/live-queue.js';
 import { AqeventError, fromPgError } from '../errors.js';
 import { parseLosslessJson } from '../events/lossless-json.js';
+import { retryTransient } from '../live/backoff.js';
+import { Listener } from '../live/listener.js';
+import { sessionWake } from '../live/session-wake.js';
 import { ensureQueue } from '../pgboss/ensure-queue.js';
+import { fetchEventRows } from '../sql/leases.js';
+import { countJobs } from '../sql/pgboss-jobs.js';
+import { attachSession } from '../sql/sessions.js';
+import { ackEvents } from '../sql/settle.js';
 import { durationOption, uuidSchema, validate } from '../validate.js';
 import { eventJobId } from './job-id.js';
 
@@ -50,9 +56,7 @@ export interface BridgeResult {
 
 /** The bridge marks the session attached this often, so that a ttl does not expire a session it serves. */
 const ATTACH_EVERY_MS = 60_000;
-const LEASE = '5 minutes'; // never seen by others: the move commits (and acks) or rolls back (and unleases)
-const FIRST_RETRY_MS = 50;
-const MAX_RETRY_MS = 5_000;
+const LEASE_MS = 300_000; // never seen by others: the move commits (and acks) or rolls back (and unleases)
 
 /**
  * Moves a session's events into a pg-boss queue until `signal` aborts (or,
@@ -80,40 +84,42 @@ export async function bridgeToPgBoss(options: BridgeOptions): Promise<BridgeResu
 }
 
 class Bridge {
-  private client: pg.PoolClient | undefined;
-  private notified = 0;
-  private wake: (() => void) | undefined;
+  /** The bridge's one connection: it LISTENs, and every move runs on it. */
+  private readonly listener: Listener;
+  private attachedOn: pg.PoolClient | undefined;
   private attachedAt = 0;
   private moved = 0;
-  private readonly countJobs: string;
 
   constructor(private readonly settings: Settings) {
-    settings.signal?.addEventListener('abort', () => this.wake?.(), { once: true });
-    this.countJobs = `SELECT count(*)::int AS n FROM "${settings.schema}".job WHERE name = $1 AND id = ANY ($2::uuid[])`;
-  }
-
-  private get stopped(): boolean {
-    return this.settings.signal?.aborted === true;
+    this.listener = new Listener(settings.pool, { ...sessionWake(settings.sessionId), signal: settings.signal });
   }
 
   async run(): Promise<BridgeResult> {
-    let delay = FIRST_RETRY_MS;
-    while (!this.stopped) {
-      try {
-        const seen = this.notified;
-        const count = await this.moveBatch();
-        delay = FIRST_RETRY_MS;
-        if (count > 0) continue;
-        if (this.settings.untilEmpty) break;
-        if (this.notified === seen) await this.sleep(this.settings.pollInterval);
-      } catch (caught) {
-        const error = fromPgError(caught, 'bridge');
-        this.dropClient();
-        if (!isTransient(error)) throw error;
-        this.settings.onError?.(error);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, MAX_RETRY_MS);
-      }
+    try {
+      return await this.moveUntilStopped();
+    } catch (error) {
+      throw fromBridge(fromPgError(error));
+    }
+  }
+
+  private async moveUntilStopped(): Promise<BridgeResult> {
+    const listener = this.listener;
+    while (!listener.stopped) {
+      const moved = await retryTransient(async () => {
+        const seen = listener.count;
+        return { count: await this.moveBatch(), seen };
+      }, {
+        onError: (error) => {
+          listener.drop();
+          this.settings.onError?.(fromBridge(error));
+        },
+        giveUp: () => listener.stopped,
+        sleep: (ms) => listener.wait(ms),
+      });
+      if (!moved) break;
+      if (moved.count > 0) continue;
+      if (this.settings.untilEmpty) break;
+      if (listener.count === moved.seen) await listener.wait(this.settings.pollInterval);
     }
     return { moved: this.moved };
   }
@@ -121,12 +127,10 @@ class Bridge {
   /** One transaction: fetch, insert jobs, verify, ack. Returns how many events moved. */
   private async moveBatch(): Promise<number> {
     const client = await this.connect();
-    const { sessionId, queue, boss, batchSize, jobOptions } = this.settings;
+    const { sessionId, queue, boss, batchSize, jobOptions, schema } = this.settings;
     await client.query('BEGIN');
     try {
-      const { rows } = await client.query<{ id: string; event: string }>(
-        'SELECT id::text AS id, event::text AS event FROM event.fetch_events($1, $2, $3::interval)',
-        [sessionId, batchSize, LEASE]);
+      const rows = await fetchEventRows(client, sessionId, batchSize, LEASE_MS);
       if (rows.length > 0) {
         const jobs = rows.map((row) => ({
           ...jobOptions, id: eventJobId(sessionId, row.id), name: queue, data: parseLosslessJson(row.event) as object,
@@ -135,12 +139,12 @@ class Bridge {
         await boss.insert(jobs, { db });
         // pg-boss skips a job silently when the queue is gone or a queue
         // policy's unique index refuses it: never ack an event without its job.
-        const present = (await client.query<{ n: number }>(this.countJobs, [queue, jobs.map((job) => job.id)])).rows[0]!.n;
+        const present = await countJobs(client, schema, queue, jobs.map((job) => job.id));
         if (present !== jobs.length) {
-          throw new AqeventError('database', `bridge: pg-boss accepted ${present} of ${jobs.length} jobs in queue "${queue}" `
+          throw new AqeventError('database', `pg-boss accepted ${present} of ${jobs.length} jobs in queue "${queue}" `
             + '(does the queue exist, with the standard policy?); nothing was moved');
         }
-        await client.query('SELECT event.ack($1, $2::bigint[])', [sessionId, rows.map((row) => row.id)]);
+        await ackEvents(client, sessionId, rows.map((row) => row.id), { relaxedCommit: false });
       }
       await client.query('COMMIT');
       this.moved += rows.length;
@@ -148,51 +152,28 @@ class Bridge {
       return rows.length;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
+      this.listener.drop(); // in doubt about the connection: a fresh one next time
       throw error;
     }
   }
 
-  /** The bridge's connection: LISTENing on the session's channel, the session attached. */
+  /** The LISTENing connection, the session marked attached at least every ATTACH_EVERY_MS. */
   private async connect(): Promise<pg.PoolClient> {
-    if (this.client && Date.now() - this.attachedAt < ATTACH_EVERY_MS) return this.client;
-    if (!this.client) {
-      const client = await this.settings.pool.connect();
-      this.client = client;
-      client.on('notification', () => {
-        this.notified++;
-        this.wake?.();
-      });
-      client.on('error', () => this.dropClient());
-      await client.query(`LISTEN "${this.settings.sessionId}"`); // a validated uuid
+    const client = await this.listener.connection();
+    if (client !== this.attachedOn || Date.now() - this.attachedAt >= ATTACH_EVERY_MS) {
+      await attachSession(client, this.settings.sessionId);
+      this.attachedOn = client;
+      this.attachedAt = Date.now();
     }
-    await this.client.query('SELECT event.session_attach($1)', [this.settings.sessionId]);
-    this.attachedAt = Date.now();
-    return this.client;
-  }
-
-  private dropClient(): void {
-    const client = this.client;
-    if (!client) return;
-    this.client = undefined;
-    client.removeAllListeners('notification');
-    client.on('error', () => {});
-    client.release(true); // it LISTENs (or broke): not for the pool
+    return client;
   }
 
   close(): void {
-    this.dropClient();
+    this.listener.close();
   }
+}
 
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        if (this.wake === done) this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
-  }
+/** Errors as the bridge reports them: "bridge: …". */
+function fromBridge(error: AqeventError): AqeventError {
+  return new AqeventError(error.code, `bridge: ${error.message}`, error.details);
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { durationText, parseDuration } from '../duration.js';
+import { AqeventError, durationText, parseDuration, parseUuid } from '../index.js';
 
 /**
  * Parsers for command-line arguments, for commander's argParser. A bad value
@@ -20,11 +20,20 @@ function parser<S extends z.ZodType>(schema: S, what: string): (value: string) =
   };
 }
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a uuid such as 0b0e6c6e-5d1f-4a53-9c8e-1f2a3b4c5d6e')
-  .transform((text) => text.toLowerCase());
+/** A uuid, checked by the library's one uuid check. */
+function uuid(what: string): (value: string) => string {
+  return (value: string) => {
+    try {
+      return parseUuid(value, what);
+    } catch (error) {
+      if (!(error instanceof AqeventError)) throw error;
+      throw new InvalidArgumentError(error.message.replace(/^invalid /, ''));
+    }
+  };
+}
 
-export const sessionId = parser(uuid, 'session id');
-export const subscriptionId = parser(uuid, 'subscription id');
+export const sessionId = uuid('session id');
+export const subscriptionId = uuid('subscription id');
 
 /** "[schema.]table" as PostgreSQL reads it (without a schema: through search_path; "My Schema"."T" quoted). Resolved by the database. */
 export const tableName = parser(z.string().trim().min(1, 'expected [schema.]table'), 'table');
@@ -98,6 +107,13 @@ export function rowKey(value: string): string[] {
     if (i >= value.length) return parts;
     i++; // the comma
   }
+}
+
+/** Checks the options object commander built (the shapes its parsers promise): a mismatch is a UsageError. */
+export function checkedOptions<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new UsageError(`${what}: ${result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`);
 }
 
 /** Runs parsing done inside an action: a bad value becomes a UsageError (exit 2). */

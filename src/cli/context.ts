@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { Aqevent } from '../client.js';
-import { createPool, resolveConnection, type ResolvedConnection } from '../db/connect.js';
+import { Aqevent, createPool, resolveConnection, type ResolvedConnection } from '../index.js';
 
 /** Options every command accepts (see main.ts). */
 export interface GlobalOptions {

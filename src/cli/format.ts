@@ -1,6 +1,5 @@
 import { DateTime, Duration } from 'luxon';
-import type { AqEvent, RowId } from '../events/schema.js';
-import { storedText } from '../events/schema.js';
+import { type AqEvent, type RowId, storedText } from '../index.js';
 import { formatKey, qualifiedName, quoteIdent } from './quote.js';
 
 /** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
@@ -67,6 +66,10 @@ function values(payload: Record<string, unknown> | null): string {
 
 /** One line per event: time, id, operation, table[key], what changed. */
 export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Date | null }): string {
+  if (event.operation === 'overflow') {
+    return [paint(formatTime(event.timestamp), 'dim'), paint(`#${event.id}`, 'bold'), paint('overflow'.padEnd(12), 'red'),
+      `the session passed its pending cap (${event.max_pending ?? 'none'}); what followed was not kept: resync, then event.session_resume`].join(' ');
+  }
   const table = qualifiedName(event.relation_id.schema_id.name, event.relation_id.name);
   let change: string;
   if (event.operation === 'field_update') {

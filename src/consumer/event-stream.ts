@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { AqeventError } from '../errors.js';
+import type { AqeventError } from '../errors.js';
 import type { DeliveredEvent } from '../events/schema.js';
 import { durationOption, validate } from '../validate.js';
+import { assertPoolCanListen } from '../live/listener.js';
 import { LiveQueue } from './live-queue.js';
 
 export const streamOptionsSchema = z.object({
@@ -46,10 +47,7 @@ interface Opened {
 
 function open(pool: pg.Pool, sessionId: string, options: StreamOptions | undefined): Opened {
   const settings = validate(streamOptionsSchema, options ?? {}, 'stream options');
-  const poolMax = (pool as { options?: { max?: number } }).options?.max;
-  if (poolMax !== undefined && poolMax < 2) {
-    throw new AqeventError('invalid_argument', `a pool of ${poolMax} connection cannot stream: one connection stays in LISTEN, fetches need another`);
-  }
+  assertPoolCanListen(pool, 'stream');
   const queue = new LiveQueue(pool, sessionId, {
     batchSize: settings.batchSize,
     leaseMs: settings.lease,

@@ -41,8 +41,27 @@ export const fieldUpdateSchema = z.object({
 });
 export const truncateSchema = z.object({ ...common, operation: z.literal('truncate'), row_id: z.null(), payload: z.null() });
 
-/** An event as capture writes it, discriminated on `operation`. */
-export const eventSchema = z.discriminatedUnion('operation', [rowInsertSchema, rowDeleteSchema, fieldUpdateSchema, truncateSchema]);
+/**
+ * The marker a session gets when it passes its pending cap: the events after
+ * it were not kept until event.session_resume. Resync from the tables.
+ */
+export const overflowSchema = z.object({
+  id: bigintText,
+  operation: z.literal('overflow'),
+  subscription_id: z.string().uuid().nullable(),
+  subscription_type: z.null().optional(),
+  relation_id: z.null().optional(),
+  row_id: z.null().optional(),
+  payload: z.null().optional(),
+  max_pending: bigintText.nullable(),
+  events_dropped: bigintText.optional(),
+  transaction_id: bigintText.nullable(),
+  timestamp: z.string(),
+});
+
+/** Every event the SQL can emit, discriminated on `operation`. */
+export const eventSchema = z.discriminatedUnion('operation',
+  [rowInsertSchema, rowDeleteSchema, fieldUpdateSchema, truncateSchema, overflowSchema]);
 
 export type RelationId = z.infer<typeof relationIdSchema>;
 export type ColumnId = z.infer<typeof columnIdSchema>;
@@ -52,6 +71,7 @@ export type RowInsertEvent = z.infer<typeof rowInsertSchema>;
 export type RowDeleteEvent = z.infer<typeof rowDeleteSchema>;
 export type FieldUpdateEvent = z.infer<typeof fieldUpdateSchema>;
 export type TruncateEvent = z.infer<typeof truncateSchema>;
+export type OverflowEvent = z.infer<typeof overflowSchema>;
 export type AqEvent = z.infer<typeof eventSchema>;
 export type EventOperation = AqEvent['operation'];
 

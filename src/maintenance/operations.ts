@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { toInterval } from '../duration.js';
-import { fromPgError } from '../errors.js';
+import { maintainPass, purgeOld, queueSizeRow, vacuumQueue } from '../sql/maintenance.js';
 import { durationOption, validate } from '../validate.js';
 
 /**
@@ -19,7 +18,7 @@ export interface MaintenanceSummary {
   deadLettered: number;
   orphanEvents: number;
   orphanSubscriptions: number;
-  /** VACUUM (ANALYZE) of event.queue and event.capture ran after the pass (option `vacuum`, and the role may). */
+  /** VACUUM (ANALYZE) of event.inbox, event.change and event.listener ran after the pass (option `vacuum`, and the role may). */
   vacuumed: boolean;
 }
 
@@ -29,7 +28,7 @@ const maintainOptionsSchema = z.object({
   /** The clock (tests, "what would expire at T"); default the database's now(). */
   now: z.date().optional(),
   /**
-   * Then VACUUM (ANALYZE) event.queue and event.capture, when the role may (owner, superuser,
+   * Then VACUUM (ANALYZE) event.inbox, event.change and event.listener, when the role may (owner, superuser,
    * database owner; aqevent_admin on PostgreSQL 17+). A safety net for
    * servers where autovacuum is off or cannot keep up. Default false.
    */
@@ -50,13 +49,7 @@ const summaryRow = z.object({
 /** One maintenance pass: expire sessions, purge old dead letters, reclaim leases and orphans. */
 export async function maintain(pool: pg.Pool, options: MaintainOptions = {}): Promise<MaintenanceSummary> {
   const { deadLetterAge, now, vacuum } = validate(maintainOptionsSchema, options, 'maintenance options');
-  let raw: unknown;
-  try {
-    raw = (await pool.query('SELECT event.maintain($1::interval, coalesce($2::timestamptz, now())) AS s',
-      [deadLetterAge === undefined ? null : toInterval(deadLetterAge), now ?? null])).rows[0].s;
-  } catch (error) {
-    throw fromPgError(error, 'maintain');
-  }
+  const raw = await maintainPass(pool, deadLetterAge, now);
   const s = validate(summaryRow, raw, 'maintenance summary');
   const vacuumed = vacuum && !s.skipped && await vacuumQueue(pool);
   return {
@@ -69,17 +62,6 @@ export async function maintain(pool: pg.Pool, options: MaintainOptions = {}): Pr
     orphanSubscriptions: s.orphan_subscriptions,
     vacuumed,
   };
-}
-
-/** VACUUM cannot run in a function or transaction: a statement of its own, when allowed. */
-async function vacuumQueue(pool: pg.Pool): Promise<boolean> {
-  try {
-    if (!(await pool.query<{ ok: boolean }>('SELECT event.may_vacuum_queue() AS ok')).rows[0]!.ok) return false;
-    await pool.query('VACUUM (ANALYZE) event.queue, event.capture');
-    return true;
-  } catch (error) {
-    throw fromPgError(error, 'vacuum event.queue, event.capture');
-  }
 }
 
 const purgeOptionsSchema = z.object({
@@ -100,18 +82,10 @@ export interface PurgeResult {
 /** Deletes dead letters older than olderThan, and with `pending: true` pending events too, in one transaction. */
 export async function purge(pool: pg.Pool, options: PurgeOptions): Promise<PurgeResult> {
   const { olderThan, pending, now } = validate(purgeOptionsSchema, options, 'purge options');
-  try {
-    const { rows } = await pool.query<{ dead: string; pending: string }>(
-      `SELECT event.purge_dead_letters($1::interval, coalesce($2::timestamptz, now())) AS dead,
-              CASE WHEN $3 THEN event.purge_pending($1::interval, coalesce($2::timestamptz, now())) ELSE 0 END AS pending`,
-      [toInterval(olderThan), now ?? null, pending]);
-    return { deadLetters: Number(rows[0]!.dead), pending: Number(rows[0]!.pending) };
-  } catch (error) {
-    throw fromPgError(error, 'purge');
-  }
+  return purgeOld(pool, olderThan, pending, now);
 }
 
-/** Size on disk of what holds pending events, event.queue and event.capture (event.queue_size()): watch it for bloat. */
+/** Size on disk of what holds pending events, event.inbox, event.change and event.listener (event.queue_size()): watch it for bloat. */
 export interface QueueSize {
   totalBytes: number;
   tableBytes: number;
@@ -122,17 +96,13 @@ export interface QueueSize {
 }
 
 export async function queueSize(pool: pg.Pool): Promise<QueueSize> {
-  try {
-    const row = (await pool.query('SELECT * FROM event.queue_size()')).rows[0];
-    return {
-      totalBytes: Number(row.total_bytes),
-      tableBytes: Number(row.table_bytes),
-      indexBytes: Number(row.index_bytes),
-      liveRows: Number(row.live_rows),
-      deadRows: Number(row.dead_rows),
-      lastAutovacuum: row.last_autovacuum,
-    };
-  } catch (error) {
-    throw fromPgError(error, 'queue size');
-  }
+  const row = await queueSizeRow(pool);
+  return {
+    totalBytes: Number(row.total_bytes),
+    tableBytes: Number(row.table_bytes),
+    indexBytes: Number(row.index_bytes),
+    liveRows: Number(row.live_rows),
+    deadRows: Number(row.dead_rows),
+    lastAutovacuum: row.last_autovacuum,
+  };
 }

@@ -17,7 +17,7 @@ const scheduleOptionsSchema = z.object({
   queue: z.string().min(1).default('aqevent-maintenance'),
   /** Purge dead letters older than this; default the dead_letter_retention_seconds setting. */
   deadLetterAge: durationOption('deadLetterAge').optional(),
-  /** VACUUM (ANALYZE) event.queue and event.capture after each pass (see maintain). Default false. */
+  /** VACUUM (ANALYZE) event.inbox, event.change and event.listener after each pass (see maintain). Default false. */
   vacuum: z.boolean().default(false),
   /** How often this process's worker looks for the job (seconds, pg-boss's polling). Default 2. */
   pollingIntervalSeconds: z.number().min(0.5).default(2),

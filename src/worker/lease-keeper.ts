@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { type AqeventError, fromPgError } from '../errors.js';
-import { extendLease } from './operations.js';
+import { extendLease } from '../sql/leases.js';
 
 /**
  * Renews the leases of the events a worker holds, every lease / 3, so a
@@ -42,7 +42,7 @@ export class LeaseKeeper {
       const lost = ids.filter((id) => !extended.has(id));
       if (lost.length > 0) this.lost(lost);
     } catch (error) {
-      this.report(fromPgError(error, 'extend lease'));
+      this.report(fromPgError(error));
     } finally {
       this.renewing = false;
     }

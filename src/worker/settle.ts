@@ -1,31 +1,28 @@
 import type pg from 'pg';
-import { ackEvents, nackEvents } from '../delivery/operations.js';
 import { type AqeventError, fromPgError } from '../errors.js';
-import { isTransient } from '../consumer/live-queue.js';
-import { releaseEvents } from './operations.js';
-
-const FIRST_RETRY_MS = 50;
+import { retryTransient } from '../live/backoff.js';
+import { releaseEvents } from '../sql/leases.js';
+import { ackEvents, nackEvents } from '../sql/settle.js';
 
 /**
  * Runs step until it succeeds. Transient failures (lost connection, server
  * restart) are reported and retried with backoff until deadlineMs has
- * passed; after that, or on any other error, it gives up and returns false:
- * the events concerned then come back when their lease ends, as after a crash.
+ * passed; after that, or on any other error (reported too), it gives up and
+ * returns false: the events concerned then come back when their lease ends,
+ * as after a crash.
  */
 export async function persist(step: () => Promise<unknown>, deadlineMs: number, maxDelayMs: number, report: (error: AqeventError) => void): Promise<boolean> {
   const deadline = Date.now() + deadlineMs;
-  let delay = FIRST_RETRY_MS;
-  for (;;) {
-    try {
+  try {
+    let done = false;
+    await retryTransient(async () => {
       await step();
-      return true;
-    } catch (caught) {
-      const error = fromPgError(caught);
-      report(error);
-      if (!isTransient(error) || Date.now() + delay > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, maxDelayMs);
-    }
+      done = true;
+    }, { maxDelayMs, onError: report, giveUp: (_attempt, delay) => Date.now() + delay > deadline });
+    return done;
+  } catch (error) {
+    report(fromPgError(error));
+    return false;
   }
 }
 

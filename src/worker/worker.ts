@@ -1,18 +1,19 @@
 import { EventEmitter } from 'node:events';
+import type pg from 'pg';
 import { z } from 'zod';
-import type { Aqevent } from '../client.js';
 import { LiveQueue } from '../consumer/live-queue.js';
-import { type DeliveryOrder } from '../delivery/operations.js';
 import { AqeventError, fromPgError } from '../errors.js';
 import type { DeliveredEvent } from '../events/schema.js';
-import { Session } from '../session.js';
-import { retryDelay } from './backoff.js';
+import { retryDelay } from '../live/backoff.js';
+import { assertPoolCanListen } from '../live/listener.js';
+import { sessionSettings, setMaxAttempts } from '../sql/sessions.js';
+import type { DeliveryOrder } from '../sql/stats.js';
+import { uuidSchema, validate } from '../validate.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { RowLanes } from './lanes.js';
 import { type WorkerOptions, type WorkerSettings, workerSettings } from './options.js';
 import { Settler } from './settle.js';
 import { Changes, Semaphore } from './sync.js';
-import { validate } from '../validate.js';
 
 /** What a handler is told besides the event. */
 export interface HandlerContext {
@@ -49,19 +50,23 @@ type WorkerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 const MAX_ERROR_TEXT = 4000;
 
-/** The worker's source: a Session, or a client and a session id. */
-export type WorkerSource = Session | { client: Aqevent; sessionId: string };
+/**
+ * The worker's source: a Session, or a client (an Aqevent) and a session id.
+ * Written by shape, so that the worker sits below Session and Aqevent.
+ */
+export type WorkerSource = { readonly pool: pg.Pool; readonly id: string } | { client: { readonly pool: pg.Pool }; sessionId: string };
 
-const clientSourceSchema = z.object({
-  client: z.custom<Aqevent>((v) => typeof v === 'object' && v !== null && 'pool' in v, 'expected an Aqevent client'),
-  sessionId: z.string().uuid(),
-}).strict();
+const isPool = (value: unknown) => typeof (value as pg.Pool | null)?.connect === 'function';
+const sourceSchema = z.union([
+  z.object({ client: z.object({ pool: z.custom<pg.Pool>(isPool, 'expected an Aqevent client') }, 'expected an Aqevent client'), sessionId: uuidSchema })
+    .strict().transform((s) => ({ pool: s.client.pool, id: s.sessionId })),
+  z.custom<{ pool: pg.Pool; id: string }>((v) => typeof v === 'object' && v !== null && !('client' in v) && isPool((v as { pool?: unknown }).pool), 'expected a Session')
+    .transform((s) => ({ pool: s.pool, id: validate(uuidSchema, s.id, 'session id') })),
+]);
 
-/** A Session as is; { client, sessionId } as a Session (checked here, not at import: session.ts imports this file). */
-function toSession(source: WorkerSource): Session {
-  if (source instanceof Session) return source;
-  const { client, sessionId } = validate(clientSourceSchema, source, 'worker source (a Session or { client, sessionId })');
-  return new Session(client.pool, sessionId);
+/** The pool and session id of a source. */
+function toSession(source: WorkerSource): { pool: pg.Pool; id: string } {
+  return validate(sourceSchema, source, 'worker source (a Session or { client, sessionId })');
 }
 
 /**
@@ -76,7 +81,7 @@ function toSession(source: WorkerSource): Session {
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly sessionId: string;
-  private readonly session: Session;
+  private readonly session: { pool: pg.Pool; id: string };
   private readonly settings: WorkerSettings;
   private state: WorkerState = 'new';
   private deliveryOrder: DeliveryOrder = 'strict';
@@ -105,10 +110,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (typeof handler !== 'function') throw new AqeventError('invalid_argument', 'invalid worker handler: expected a function');
     this.sessionId = this.session.id;
     this.settings = workerSettings(options);
-    const poolMax = (this.session.pool as { options?: { max?: number } }).options?.max;
-    if (poolMax !== undefined && poolMax < 2) {
-      throw new AqeventError('invalid_argument', `a pool of ${poolMax} connection cannot run a worker: one connection stays in LISTEN, fetches and acks need another`);
-    }
+    assertPoolCanListen(this.session.pool, 'run a worker');
     const report = (error: AqeventError) => this.tell('connectionError', error);
     this.slots = new Semaphore(this.settings.concurrency);
     this.settler = new Settler(this.session.pool, this.sessionId, this.settings.lease, this.settings.maxReconnectDelay, report);
@@ -129,8 +131,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.state !== 'new') throw new AqeventError('invalid_argument', `worker already ${this.state === 'starting' ? 'starting' : 'started'}`);
     this.state = 'starting';
     try {
-      if (this.settings.maxAttempts !== undefined) await this.session.configure({ maxAttempts: this.settings.maxAttempts });
-      const current = await this.session.settings();
+      if (this.settings.maxAttempts !== undefined) await setMaxAttempts(this.session.pool, this.sessionId, this.settings.maxAttempts);
+      const current = await sessionSettings(this.session.pool, this.sessionId);
       this.maxAttempts = current.maxAttempts;
       this.deliveryOrder = current.deliveryOrder;
     } catch (error) {

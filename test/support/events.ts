@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { LISTEN_SQL, WAKE_CHANNEL } from '../../src/db/wake.js';
 
 export type QueuedEvent = Record<string, any> & { id: number; operation: string };
 
@@ -20,7 +21,12 @@ export function summary(event: QueuedEvent): [string, unknown, unknown] {
 }
 
 /** Collects NOTIFY payloads on a channel until `count` arrived (or the deadline). */
-export async function listen(url: string, channel: string): Promise<{
+/**
+ * A connection in LISTEN on the wake-up channel, registered as a listener (so
+ * that writers notify): collects payloads (table oids), one per changed table
+ * and transaction.
+ */
+export async function listen(url: string): Promise<{
   next(count: number, timeoutMs?: number): Promise<string[]>;
   close(): Promise<void>;
 }> {
@@ -29,10 +35,10 @@ export async function listen(url: string, channel: string): Promise<{
   const payloads: string[] = [];
   const waiters: Array<() => void> = [];
   client.on('notification', (message) => {
-    if (message.channel === channel) payloads.push(message.payload ?? '');
+    if (message.channel === WAKE_CHANNEL) payloads.push(message.payload ?? '');
     waiters.splice(0).forEach((wake) => wake());
   });
-  await client.query(`LISTEN "${channel}"`);
+  await client.query(LISTEN_SQL);
   return {
     async next(count: number, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
@@ -48,8 +54,12 @@ export async function listen(url: string, channel: string): Promise<{
   };
 }
 
-/** Deletes every pending event of a session, captured (event.capture) and queued (event.queue). */
+/** The oid of a table, as notifications carry it. */
+export async function oidOf(db: pg.Pool, table: string): Promise<string> {
+  return (await db.query('SELECT $1::regclass::oid::text AS oid', [table])).rows[0].oid;
+}
+
+/** Acknowledges every pending event of a session (what it has collected and what it would collect). */
 export async function clearInbox(db: pg.Pool | pg.Client | pg.PoolClient, sessionId: string): Promise<void> {
-  await db.query('DELETE FROM event.capture WHERE session_id = $1', [sessionId]);
-  await db.query('DELETE FROM event.queue WHERE session_id = $1', [sessionId]);
+  await db.query('SELECT event.ack($1, ARRAY(SELECT id FROM event.queue WHERE session_id = $1))', [sessionId]);
 }

@@ -20,7 +20,8 @@ export async function twoUsersWithOrders(totalType: 'int' | 'bigint'): Promise<T
   const roles = await createRoles(db, ['alice', 'bob'] as const);
   await db.pool.query(`GRANT aqevent_user TO ${roles.alice.sql}, ${roles.bob.sql};
     CREATE TABLE public.orders (id int PRIMARY KEY, total ${totalType});
-    GRANT SELECT ON public.orders TO ${roles.alice.sql}, ${roles.bob.sql}`);
+    GRANT SELECT ON public.orders TO ${roles.alice.sql}, ${roles.bob.sql};
+    SELECT event.enable_capture('public.orders')`); // readers with SELECT only cannot lock it to install capture
   const clients: Aqevent[] = [];
   return {
     db,

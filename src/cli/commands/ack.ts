@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Session } from '../../session.js';
 import { durationOption, eventId, many, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { out, toJson } from '../format.js';
@@ -12,8 +11,8 @@ export function registerAck(program: Command): void {
     .argument('<session>', 'session id', sessionId)
     .argument('<id...>', 'event ids', many(eventId))
     .action(async (id: string, ids: string[], _options, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        const acked = await new Session(pool, id).ack(ids);
+      await withContext(command, async ({ aq, json }) => {
+        const acked = await aq.session(id).ack(ids);
         out(json ? toJson({ acked, requested: ids.length }) : `acknowledged ${acked} of ${ids.length}`);
       });
     });
@@ -26,8 +25,8 @@ export function registerAck(program: Command): void {
     .addOption(durationOption('--delay <duration>', 'deliver again after this long', 0, 'now'))
     .option('--error <text>', 'kept as the events\' last_error')
     .action(async (id: string, ids: string[], options: { delay: number; error?: string }, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        const nacked = await new Session(pool, id).nack(ids, { delay: options.delay, error: options.error });
+      await withContext(command, async ({ aq, json }) => {
+        const nacked = await aq.session(id).nack(ids, { delay: options.delay, error: options.error });
         out(json ? toJson({ nacked, requested: ids.length }) : `returned ${nacked} of ${ids.length}`);
       });
     });

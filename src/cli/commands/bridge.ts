@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { bridgeToPgBoss } from '../../bridge/pg-boss-bridge.js';
-import { validate } from '../../validate.js';
-import { positiveInt, sessionId as sessionIdArgument } from '../arguments.js';
+import { bridgeToPgBoss } from '../../index.js';
+import { checkedOptions, positiveInt, sessionId as sessionIdArgument } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { startBoss, stopSignal } from '../pg-boss.js';
 
@@ -24,7 +23,7 @@ export function registerBridge(program: Command): void {
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
     .option('--until-empty', 'stop once the session has nothing deliverable')
     .action(async (sessionId: string, raw: unknown, command: Command) => {
-      const options = validate(optionsSchema, raw, 'bridge options');
+      const options = checkedOptions(optionsSchema, raw, 'bridge options');
       const signal = stopSignal();
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
       try {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { type DeadLetter } from '../../delivery/operations.js';
-import { eventSchema } from '../../events/schema.js';
-import { Session } from '../../session.js';
+import { type DeadLetter, eventSchema } from '../../index.js';
 import { eventId, many, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { eventLine, formatTime, out, paint, printTable, toJson } from '../format.js';
@@ -20,8 +18,8 @@ export function registerDead(program: Command): void {
     .argument('[id...]', 'only these event ids (default: all)', many(eventId))
     .option('--requeue', 'move the dead letters (all, or the ids given) back into the queue with attempts 0')
     .action(async (id: string, ids: string[] | undefined, options: { requeue?: boolean }, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        const session = new Session(pool, id);
+      await withContext(command, async ({ aq, json }) => {
+        const session = aq.session(id);
         if (options.requeue) {
           const requeued = await session.requeue(ids?.length ? ids : undefined);
           return out(json ? toJson({ requeued }) : `requeued ${requeued} dead letter${requeued === 1 ? '' : 's'}`);

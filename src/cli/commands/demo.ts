@@ -1,15 +1,24 @@
 import type { Command } from 'commander';
-import pg from 'pg';
-import { migrate } from '../../db/migrate.js';
+import type { DeliveredEvent } from '../../index.js';
 import { type GlobalOptions, openContext } from '../context.js';
+import { toJson } from '../format.js';
 
+const SCHEMA = `DROP SCHEMA IF EXISTS aqevent_demo CASCADE;
+  CREATE SCHEMA aqevent_demo;
+  CREATE TABLE aqevent_demo.person (id serial PRIMARY KEY, name text, score int);
+  INSERT INTO aqevent_demo.person (name, score) VALUES
+    ('Joe Smith', 15), ('Don Jones', 12), ('Sandy Hill', 16), ('Nancy Makowsky', 9);`;
+
+/** The writes of the tour: the demo plays the application (they run as written, in the demo's schema). */
 const STATEMENTS = [
   "insert into person (name, score) values ('Don Pablo', 14)",
   "update person set name = 'Sandy Jones', score = score + 3 where id = 3",
   'delete from person where id = 4',
 ];
+const EXPECTED = 4;
+const TIMEOUT_MS = 10_000;
 
-function describe(event: Record<string, any>): string {
+function describe(event: DeliveredEvent): string {
   const key = event.row_id ? JSON.stringify(event.row_id.pk_value) : '';
   return `#${event.id} ${event.operation} person ${key} ${JSON.stringify(event.payload)}`;
 }
@@ -21,47 +30,40 @@ export function registerDemo(program: Command): void {
     .description('walk through the person example: subscribe, write, and print the events as they arrive')
     .action(async (_options, command: Command) => {
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
-      const say = (line: string) => (context.json ? undefined : console.log(line));
-      const listener = new pg.Client(context.connection.clientConfig);
+      const { aq, json } = context;
+      const say = (line: string) => (json ? undefined : console.log(line));
       try {
         say(`database: ${context.connection.description}`);
-        await migrate(context.pool);
-        await context.pool.query(`DROP SCHEMA IF EXISTS aqevent_demo CASCADE;
-          CREATE SCHEMA aqevent_demo;
-          CREATE TABLE aqevent_demo.person (id serial PRIMARY KEY, name text, score int);
-          INSERT INTO aqevent_demo.person (name, score) VALUES
-            ('Joe Smith', 15), ('Don Jones', 12), ('Sandy Hill', 16), ('Nancy Makowsky', 9);`);
-        const { rows } = await context.pool.query<{ id: string }>('SELECT event.session_create() AS id');
-        const sessionId = rows[0]!.id;
-        say(`session ${sessionId}`);
-        await context.pool.query("SELECT event.subscribe_table($1, meta.relation_id('aqevent_demo', 'person'))", [sessionId]);
-        say("subscribed to table aqevent_demo.person\n");
+        await aq.migrate();
+        await aq.pool.query(SCHEMA);
+        const session = await aq.createSession();
+        say(`session ${session.id}`);
+        await session.subscribeTable('aqevent_demo.person');
+        say('subscribed to table aqevent_demo.person\n');
 
-        await listener.connect();
-        const expected = 4;
-        const received = new Promise<void>((resolve) => {
-          let count = 0;
-          listener.on('notification', (message) => {
-            const event = JSON.parse(message.payload ?? '{}');
-            if (context.json) console.log(message.payload);
-            else console.log(`  ← ${describe(event)}`);
-            if (++count === expected) resolve();
-          });
-        });
-        await listener.query(`LISTEN "${sessionId}"`);
+        // Read only: follow() leases nothing, so the events stay in the inbox for the count below.
+        const stop = new AbortController();
+        const timeout = setTimeout(() => stop.abort(), TIMEOUT_MS);
+        let received = 0;
+        const printing = (async () => {
+          for await (const event of session.follow({ signal: stop.signal })) {
+            console.log(json ? toJson(event) : `  ← ${describe(event)}`);
+            if (++received === EXPECTED) break;
+          }
+        })();
         for (const statement of STATEMENTS) {
           say(`→ ${statement}`);
-          await context.pool.query(`SET search_path = aqevent_demo; ${statement}`);
+          await aq.pool.query(`SET LOCAL search_path = aqevent_demo; ${statement}`);
         }
-        const timeout = setTimeout(() => console.error('timed out waiting for events'), 5000);
-        await received;
+        await printing;
         clearTimeout(timeout);
-        const { rows: queued } = await context.pool.query('SELECT count(*)::int AS n FROM event.queue WHERE session_id = $1', [sessionId]);
-        say(`\n${queued[0].n} events are in the session's inbox (event.queue); deleting the demo session.`);
-        await context.pool.query('SELECT event.session_delete($1)', [sessionId]);
-        await context.pool.query('DROP SCHEMA aqevent_demo CASCADE');
+        if (received < EXPECTED) throw new Error(`timed out: ${received} of ${EXPECTED} events arrived within ${TIMEOUT_MS / 1000}s`);
+
+        const inbox = await session.info();
+        say(`\n${inbox.backlog + inbox.inFlight} events are in the session's inbox; deleting the demo session.`);
+        await session.delete();
+        await aq.pool.query('DROP SCHEMA aqevent_demo CASCADE');
       } finally {
-        await listener.end().catch(() => {});
         await context.close();
       }
     });

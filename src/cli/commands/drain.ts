@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Session } from '../../session.js';
+import type { Session } from '../../index.js';
 import { durationOption, positiveInt, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { printEvent } from '../events.js';

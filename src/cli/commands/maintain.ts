@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { maintain, type MaintenanceSummary } from '../../maintenance/operations.js';
-import { scheduleMaintenance } from '../../maintenance/scheduler.js';
-import { validate } from '../../validate.js';
-import { duration } from '../arguments.js';
+import { maintain, type MaintenanceSummary, scheduleMaintenance } from '../../index.js';
+import { checkedOptions, duration } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { startBoss, stopSignal } from '../pg-boss.js';
 
@@ -21,7 +19,7 @@ function print(summary: MaintenanceSummary, json: boolean): void {
   else console.log(`expired ${summary.sessionsExpired} sessions, purged ${summary.deadLettersPurged} dead letters, `
     + `reclaimed ${summary.leasesReclaimed} leases (${summary.deadLettered} to dead letters), `
     + `removed ${summary.orphanEvents} orphan events and ${summary.orphanSubscriptions} orphan subscriptions`
-    + (summary.vacuumed ? '; vacuumed event.queue and event.capture' : ''));
+    + (summary.vacuumed ? '; vacuumed event.inbox, event.change and event.listener' : ''));
 }
 
 /** aqevent maintain: retention, expiry and lease reclaim, on pg-boss's cron or once. */
@@ -33,9 +31,9 @@ export function registerMaintain(program: Command): void {
     .option('--cron <expr>', 'schedule (cron, UTC)', '*/5 * * * *')
     .option('--dead-letter-age <duration>', 'purge dead letters older than this (default: the dead_letter_retention_seconds setting)', duration)
     .option('--schema <name>', 'pg-boss schema', 'pgboss')
-    .option('--vacuum', 'VACUUM (ANALYZE) event.queue and event.capture after each pass (when autovacuum is off or lags)')
+    .option('--vacuum', 'VACUUM (ANALYZE) the inbox, the change log and the listener table after each pass (when autovacuum is off or lags)')
     .action(async (raw: unknown, command: Command) => {
-      const options = validate(optionsSchema, raw, 'maintain options');
+      const options = checkedOptions(optionsSchema, raw, 'maintain options');
       const passOptions = {
         ...(options.deadLetterAge === undefined ? {} : { deadLetterAge: options.deadLetterAge }),
         vacuum: options.vacuum ?? false,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { purge } from '../../maintenance/operations.js';
-import { validate } from '../../validate.js';
-import { duration } from '../arguments.js';
+import { purge } from '../../index.js';
+import { checkedOptions, duration } from '../arguments.js';
 import { type GlobalOptions, openContext } from '../context.js';
 
 const optionsSchema = z.object({ olderThan: z.number(), pending: z.boolean().optional() });
@@ -15,7 +14,7 @@ export function registerPurge(program: Command): void {
     .requiredOption('--older-than <duration>', 'age, e.g. 7d, 12h, PT30M', duration)
     .option('--pending', 'also delete pending (never acknowledged) events older than that: they are lost')
     .action(async (raw: unknown, command: Command) => {
-      const options = validate(optionsSchema, raw, 'purge options');
+      const options = checkedOptions(optionsSchema, raw, 'purge options');
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
       try {
         const result = await purge(context.pool, { olderThan: options.olderThan, pending: options.pending ?? false });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { Session } from '../../session.js';
+import type { SessionSummary } from '../../index.js';
 import { deliveryOrder, duration, positiveInt, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { formatDuration, formatTime, out, paint, printFields, printTable, toJson } from '../format.js';
-import { listSessions, type SessionSummary, showSession } from '../session-info.js';
 import { formatKey, quoteIdent } from '../quote.js';
 
 function overflowText(s: { overflowedAt: Date | null; overflowEventId: string | null; eventsDropped: number }): string {
@@ -35,8 +34,8 @@ export function registerSession(program: Command): void {
     .command('list')
     .description("list your sessions with their queue state")
     .action(async (_options, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        const sessions = await listSessions(pool);
+      await withContext(command, async ({ aq, json }) => {
+        const sessions = await aq.sessions();
         if (json) return out(toJson(sessions));
         printTable(['SESSION', 'STATE', 'SUBS', 'BACKLOG', 'IN FLIGHT', 'DEAD', 'OLDEST', 'TTL', 'CREATED'],
           sessions.map((s) => [s.id, stateText(s), String(s.subscriptions), String(s.backlog), String(s.inFlight), String(s.dead),
@@ -49,8 +48,8 @@ export function registerSession(program: Command): void {
     .description('show one session: state, queue, settings and subscriptions')
     .argument('<session>', 'session id', sessionId)
     .action(async (id: string, _options, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        const s = await showSession(pool, id);
+      await withContext(command, async ({ aq, json }) => {
+        const s = await aq.session(id).info();
         if (json) return out(toJson(s));
         printFields([
           ['session', s.id],
@@ -81,8 +80,8 @@ export function registerSession(program: Command): void {
     .description('mark a session detached (it keeps collecting events)')
     .argument('<session>', 'session id', sessionId)
     .action(async (id: string, _options, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        await new Session(pool, id).detach();
+      await withContext(command, async ({ aq, json }) => {
+        await aq.session(id).detach();
         out(json ? toJson({ id, detached: true }) : `detached ${id}`);
       });
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Session } from '../../session.js';
+import type { Session } from '../../index.js';
 import { columnName, rowKey, sessionId, tableName, usage, UsageError } from '../arguments.js';
 import { withContext } from '../context.js';
 import { out, toJson } from '../format.js';
@@ -63,8 +63,8 @@ put a value that contains a comma or a double quote in double quotes, doubling q
       const expected = form.args.split(' ').length;
       if (target.length !== expected) throw new UsageError(`subscribe ${grain} takes ${form.args}, got ${target.length} argument(s)`);
       const call = usage(() => form.parse(target));
-      await withContext(command, async ({ pool, json }) => {
-        const subscription = await call(new Session(pool, id));
+      await withContext(command, async ({ aq, json }) => {
+        const subscription = await call(aq.session(id));
         out(json ? toJson({ id: subscription, sessionId: id, grain }) : subscription);
       });
     });

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import type pg from 'pg';
-import { LiveQueue } from '../../consumer/live-queue.js';
-import type { AqeventError } from '../../errors.js';
-import type { Session } from '../../session.js';
+import type { AqeventError, Session } from '../../index.js';
 import { duration, durationOption, sessionId, UsageError } from '../arguments.js';
 import { withContext } from '../context.js';
-import { newerThan, printEvent, QueueFollower } from '../events.js';
+import { printEvent } from '../events.js';
 
 interface TailOptions {
   ack?: boolean;
@@ -33,33 +30,15 @@ function stopSignal(): { signal: AbortSignal; dispose(): void } {
 
 const reportLoss = (error: AqeventError) => console.error(`aqevent: ${error.message}; reconnecting`);
 
-/** Without --ack: read only (peek), through the library's reconnecting LISTEN loop. */
-async function watch(pool: pg.Pool, session: Session, options: TailOptions, signal: AbortSignal, json: boolean): Promise<void> {
-  const follower = new QueueFollower(session, newerThan(options.since === undefined ? undefined : Date.now() - options.since));
-  const batchSize = 500;
-  const queue = new LiveQueue(pool, session.id, {
-    batchSize,
-    leaseMs: options.lease,
-    // Notifications wake it; the poll only covers lost ones (nothing is leased, so no lease ends to notice).
-    pollMs: 5_000,
-    maxReconnectDelayMs: 5_000,
-    signal,
-    onError: reportLoss,
-    fetch: () => follower.next(batchSize),
-  });
-  try {
-    for (;;) {
-      const batch = await queue.next();
-      if (!batch) return;
-      for (const event of batch) printEvent(event, json);
-    }
-  } finally {
-    queue.close();
-  }
+/** Without --ack: read only (session.follow: peek, woken by LISTEN). */
+async function watch(session: Session, options: TailOptions, signal: AbortSignal, json: boolean): Promise<void> {
+  const since = options.since === undefined ? undefined : new Date(Date.now() - options.since);
+  // Notifications wake it; the poll only covers lost ones (nothing is leased, so no lease ends to notice).
+  for await (const event of session.follow({ since, signal, onError: reportLoss, pollInterval: 5_000 })) printEvent(event, json);
 }
 
 /** With --ack: a consumer (session.events, auto ack): each printed event is acknowledged. */
-async function consume(_pool: pg.Pool, session: Session, options: TailOptions, signal: AbortSignal, json: boolean): Promise<void> {
+async function consume(session: Session, options: TailOptions, signal: AbortSignal, json: boolean): Promise<void> {
   for await (const event of session.events({ ack: 'auto', lease: options.lease, signal, onError: reportLoss })) {
     printEvent(event, json);
   }
@@ -75,7 +54,7 @@ export function registerTail(program: Command): void {
     .option('--since <duration>', 'only events newer than now minus this (by event timestamp); older ones are not printed and stay queued', duration)
     .addOption(durationOption('--lease <duration>', 'with --ack: lease per batch', 30_000))
     .addHelpText('after', `
-Without --ack, tail only reads (event.peek, woken by LISTEN): it takes no lease, counts no attempt,
+Without --ack, tail only reads (session.follow: event.peek, woken by LISTEN): it takes no lease, counts no attempt,
 and every event stays pending for the session's consumers. With --ack it is a consumer: events are
 leased, printed and acknowledged; on Ctrl-C the ones not yet printed go back to the queue, and if
 tail is killed, unacknowledged events come back when their lease ends. --since cannot be combined
@@ -83,12 +62,12 @@ with --ack (a consumer cannot skip events without acknowledging or redelivering 
 SIGINT and SIGTERM stop tail cleanly with exit code 0. Lost connections are retried (reported on stderr).`)
     .action(async (id: string, options: TailOptions, command: Command) => {
       if (options.ack && options.since !== undefined) throw new UsageError('--since cannot be combined with --ack');
-      await withContext(command, async ({ aq, pool, json }) => {
+      await withContext(command, async ({ aq, json }) => {
         const session = await aq.attachSession(id);
         const stop = stopSignal();
         if (process.stderr.isTTY && !json) console.error(`following ${session.id}${options.ack ? ', acknowledging' : ' (read only)'}; Ctrl-C to stop`);
         try {
-          await (options.ack ? consume : watch)(pool, session, options, stop.signal, json);
+          await (options.ack ? consume : watch)(session, options, stop.signal, json);
         } finally {
           stop.dispose();
           await session.detach().catch(() => {});

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { subscriptionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { out, toJson } from '../format.js';
-import { unsubscribe } from '../session-info.js';
 
 /** aqevent unsubscribe <subscription> */
 export function registerUnsubscribe(program: Command): void {
@@ -11,8 +10,8 @@ export function registerUnsubscribe(program: Command): void {
     .description('remove a subscription (its events already queued stay)')
     .argument('<subscription>', 'subscription id', subscriptionId)
     .action(async (id: string, _options, command: Command) => {
-      await withContext(command, async ({ pool, json }) => {
-        await unsubscribe(pool, id);
+      await withContext(command, async ({ aq, json }) => {
+        await aq.unsubscribe(id);
         out(json ? toJson({ id, unsubscribed: true }) : `unsubscribed ${id}`);
       });
     });

@@ -1,9 +1,9 @@
 /**
- * Capture keeps a statement's rows as chunks (sql/060-064) and the events
- * are made from them when read. Statements larger than a chunk, reads that
- * stop inside a chunk, wide tables, large rows, and what counts captured
- * events (stats, purge, orphans) must give exactly the events of a capture
- * that wrote one queue row per event, in the same order.
+ * Capture appends a statement's rows to the shared change log and each
+ * session's reader makes them into events when it reads. Large statements
+ * read in batches, wide tables, large rows, and what counts events not yet
+ * read (stats, purge) must give exactly the events of the statements, in
+ * their order.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -34,12 +34,10 @@ async function fetchAll(session: string, batch: number): Promise<Array<{ id: str
 
 const ascending = (ids: string[]) => ids.every((id, i) => i === 0 || BigInt(ids[i - 1]!) < BigInt(id));
 
-test('a statement of several chunks: every event once, in row order, read in batches that end inside chunks', async () => {
+test('a statement of 2,500 rows: every event once, in row order, read in batches', async () => {
   await db.pool.query('CREATE TABLE many (id int PRIMARY KEY, v int)');
   const session = await subscribedTo('many');
   await db.pool.query('INSERT INTO many SELECT g, 0 FROM generate_series(1, 2500) g');
-  const { rows: [chunks] } = await db.pool.query('SELECT count(*)::int AS n, sum(row_count)::int AS rows FROM event.capture WHERE session_id = $1', [session]);
-  assert.deepEqual(chunks, { n: 3, rows: 2500 }, 'chunks of at most 1,000 rows');
   await db.pool.query('UPDATE many SET v = id % 2');
   await db.pool.query('DELETE FROM many WHERE id > 2000');
   const peeked = (await db.pool.query('SELECT id::text AS id FROM event.peek($1, 10000)', [session])).rows.map((r) => r.id);
@@ -53,20 +51,15 @@ test('a statement of several chunks: every event once, in row order, read in bat
     'field_updates only of rows whose value changed, in row order');
   assert.ok(events.slice(2500, 3750).every((e) => e.event.operation === 'field_update' && e.event.old_payload.v === 0 && e.event.payload.v === 1));
   assert.deepEqual(events.slice(3750).map((e) => e.event.payload.id), Array.from({ length: 500 }, (_, i) => 2001 + i));
-  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.capture WHERE session_id = $1', [session])).rows[0].n, 0);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.inbox WHERE session_id = $1', [session])).rows[0].n, 0);
 });
 
-test('an update of a wide table: smaller chunks, one id per row and column, each changed column once', async () => {
+test('an update of a wide table: one event per row and changed column, each once', async () => {
   const columns = Array.from({ length: 1200 }, (_, i) => `c${i}`);
   await db.pool.query(`CREATE TABLE wide (id int PRIMARY KEY, ${columns.map((c) => `${c} int DEFAULT 0`).join(', ')})`);
   await db.pool.query('INSERT INTO wide (id) SELECT generate_series(1, 900)');
   const session = await subscribedTo('wide');
   await db.pool.query('UPDATE wide SET c0 = 1, c1199 = 2');
-  const { rows: chunks } = await db.pool.query('SELECT row_count FROM event.capture WHERE session_id = $1 ORDER BY id', [session]);
-  // At most 2^20 ids per chunk / 1,201 columns = 873 rows, and about 8 MB
-  // (here the bound: a pair of such rows is about 48 kB).
-  assert.ok(chunks.length > 1 && chunks.every((c) => c.row_count <= 873), `chunk rows: ${chunks.map((c) => c.row_count)}`);
-  assert.equal(chunks.reduce((n, c) => n + c.row_count, 0), 900);
   const events = await queued(db.pool, session);
   assert.equal(events.length, 1800);
   assert.deepEqual(events.slice(0, 4).map(summary), [
@@ -77,12 +70,10 @@ test('an update of a wide table: smaller chunks, one id per row and column, each
   await db.pool.query('SELECT event.session_delete($1)', [session]);
 });
 
-test('large rows are cut into chunks of about 8 MB', async () => {
+test('large rows (2 MB each) are read in batches, whole', async () => {
   await db.pool.query('CREATE TABLE big (id int PRIMARY KEY, body text)');
   const session = await subscribedTo('big');
   await db.pool.query("INSERT INTO big SELECT g, repeat(md5(g::text), 65536) FROM generate_series(1, 20) g"); // 2 MB each
-  const { rows } = await db.pool.query('SELECT row_count FROM event.capture WHERE session_id = $1 ORDER BY id', [session]);
-  assert.ok(rows.length >= 4 && rows.every((r) => r.row_count <= 5), `chunks of a few rows: ${rows.map((r) => r.row_count)}`);
   const events = await fetchAll(session, 7);
   assert.deepEqual(events.map((e) => e.event.payload.id), Array.from({ length: 20 }, (_, i) => i + 1));
   assert.equal(events[19]!.event.payload.body.length, 32 * 65536);
@@ -98,7 +89,7 @@ test('a one-row statement and the same row in a larger one give the same event',
   assert.deepEqual({ ...one, pk_value: '2' }, two);
 });
 
-test('stats count captured events, also field_updates not yet made; purge and orphan reclaim count them', async () => {
+test('stats count events not yet read, also field_updates; purge counts them; a deleted session leaves nothing', async () => {
   await db.pool.query("SELECT event.purge_pending('0', now() + interval '1 minute')"); // what earlier tests left
   await db.pool.query('CREATE TABLE counted (id int PRIMARY KEY, a int, b int)');
   const session = await subscribedTo('counted');
@@ -108,12 +99,13 @@ test('stats count captured events, also field_updates not yet made; purge and or
   const backlog = async () => Number((await db.pool.query('SELECT backlog FROM event.stats() WHERE session_id = $1', [session])).rows[0].backlog);
   assert.equal(await backlog(), 10 + 8);
   await db.pool.query("SELECT * FROM event.fetch_events($1, 3, '1 minute')", [session]);
-  assert.equal(await backlog(), 15, 'three leased, the rest still captured or queued');
+  assert.equal(await backlog(), 15, 'three leased, the rest pending'); 
   assert.equal(Number((await db.pool.query("SELECT event.purge_pending('0', now() + interval '1 minute') AS n")).rows[0].n), 18);
   assert.equal(await backlog(), 0);
 
   await db.pool.query('INSERT INTO counted SELECT g, 0, 0 FROM generate_series(11, 15) g');
-  await db.pool.query("DELETE FROM event.session WHERE id = $1", [session]); // as a crash between a session's deletion and its chunks'
-  assert.equal((await db.pool.query('SELECT event.reclaim_leases() AS s')).rows[0].s.orphan_events, 5);
-  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.capture')).rows[0].n, 0);
+  await db.pool.query('SELECT * FROM event.peek($1, 100)', [session]); // collected into its inbox
+  await db.pool.query("DELETE FROM event.session WHERE id = $1", [session]);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.inbox WHERE session_id = $1', [session])).rows[0].n, 0);
+  assert.equal((await db.pool.query('SELECT event.reclaim_leases() AS s')).rows[0].s.orphan_events, 0);
 });

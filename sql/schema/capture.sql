@@ -1,0 +1,294 @@
+-- Capture: what a writer's statement leaves behind.
+--
+-- The writer pays once. Each captured table has four statement-level AFTER
+-- triggers that append the statement's rows to the shared change log,
+-- event.change, once, whatever the number of sessions or subscriptions, and
+-- wake readers when any are listening. Nothing else happens in the writer's
+-- transaction: no subscription matching, no privilege checks, no caps, no
+-- per-session rows, no reads of rows other writers write, and no user code
+-- (rows are stored as their text form, made by the types' output functions;
+-- JSON is rendered by the reader, with the reader's rights: render.sql).
+--
+-- Rows are stored whole, as record literals, under fixed settings (DateStyle,
+-- TimeZone, …) so that their text does not depend on the writer's session.
+-- An UPDATE stores each row's old and new image side by side, paired in the
+-- order PostgreSQL updated them; the reader compares them column by column.
+--
+-- A table's shape (event.shape: its name, columns, types and key when its
+-- triggers were made) is the trigger argument, so the writer does not look
+-- it up. DDL on a captured table makes a new shape (ddl.sql).
+
+CREATE TABLE event.shape (
+  id               integer     GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  relid            oid         NOT NULL,
+  schema_name      text        NOT NULL,
+  relation_name    text        NOT NULL,
+  columns          text[]      NOT NULL,
+  types            text[]      NOT NULL,
+  key_columns      text[],
+  replica_identity "char"      NOT NULL,
+  identity_columns text[],
+  created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX shape_relid_idx ON event.shape (relid);
+
+CREATE SEQUENCE event.change_id_seq;
+
+CREATE TABLE event.change (
+  id          bigint      NOT NULL DEFAULT nextval('event.change_id_seq'),
+  xid         xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  relid       oid         NOT NULL,
+  shape       integer     NOT NULL,
+  op          "char"      NOT NULL CONSTRAINT change_op_check CHECK (op IN ('i', 'u', 'd', 't')),
+  new_row     text,
+  old_row     text,
+  captured_at timestamptz NOT NULL DEFAULT now()
+);
+
+ALTER SEQUENCE event.change_id_seq OWNED BY event.change.id;
+
+-- Readers find what committed since their snapshot by transaction id.
+CREATE INDEX change_xid_idx ON event.change (xid);
+
+-- Readers parked in LISTEN "aqevent", one row per backend. Writers notify only
+-- when a row exists; readers write it (at READ COMMITTED), writers only read.
+CREATE TABLE event.listener (
+  pid           integer     NOT NULL,
+  backend_start timestamptz NOT NULL,
+  since         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION event._capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "DateStyle" = 'ISO, MDY'
+SET "IntervalStyle" = 'postgres'
+SET "TimeZone" = 'UTC'
+SET extra_float_digits = 1
+SET bytea_output = 'hex'
+SET lc_monetary = 'C'
+AS $$
+DECLARE
+  appended bigint;
+BEGIN
+  -- Whole rows as n.*: a column named like the alias must not stand in for it.
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO event.change (relid, shape, op, new_row)
+    SELECT TG_RELID, TG_ARGV[0]::integer, 'i', format('%s', n.*) FROM aqevent_new n;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO event.change (relid, shape, op, old_row, new_row)
+    SELECT TG_RELID, TG_ARGV[0]::integer, 'u', o.r, n.r
+    FROM (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_old x) o
+    JOIN (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_new x) n ON n.i = o.i;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO event.change (relid, shape, op, old_row)
+    SELECT TG_RELID, TG_ARGV[0]::integer, 'd', format('%s', o.*) FROM aqevent_old o;
+  ELSE
+    INSERT INTO event.change (relid, shape, op) VALUES (TG_RELID, TG_ARGV[0]::integer, 't');
+  END IF;
+  GET DIAGNOSTICS appended = ROW_COUNT;
+  IF appended > 0 AND EXISTS (SELECT 1 FROM event.listener) THEN
+    PERFORM pg_notify('aqevent', TG_RELID::text);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- The table's current shape, made if it changed since the last one.
+CREATE FUNCTION event._current_shape(relid oid) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  now_shape record;
+  found integer;
+BEGIN
+  SELECT n.nspname::text AS schema_name, c.relname::text AS relation_name, c.relreplident,
+         ARRAY(SELECT a.attname::text FROM pg_attribute a
+               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+         ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS types,
+         event._primary_key(c.oid) AS key_columns,
+         CASE c.relreplident
+           WHEN 'f' THEN NULL
+           WHEN 'n' THEN '{}'::text[]
+           WHEN 'i' THEN (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                          FROM pg_index i
+                          CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                          WHERE i.indrelid = c.oid AND i.indisreplident)
+           ELSE event._primary_key(c.oid) END AS identity_columns
+    INTO now_shape
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.oid = _current_shape.relid;
+  SELECT s.id INTO found FROM event.shape s
+  WHERE s.relid = _current_shape.relid AND s.schema_name = now_shape.schema_name
+    AND s.relation_name = now_shape.relation_name AND s.columns = now_shape.columns
+    AND s.types = now_shape.types AND s.key_columns IS NOT DISTINCT FROM now_shape.key_columns
+    AND s.replica_identity = now_shape.relreplident
+    AND s.identity_columns IS NOT DISTINCT FROM now_shape.identity_columns
+  ORDER BY s.id DESC LIMIT 1;
+  IF found IS NULL THEN
+    INSERT INTO event.shape (relid, schema_name, relation_name, columns, types, key_columns,
+                             replica_identity, identity_columns)
+    VALUES (relid, now_shape.schema_name, now_shape.relation_name, now_shape.columns, now_shape.types,
+            now_shape.key_columns, now_shape.relreplident, now_shape.identity_columns)
+    RETURNING id INTO found;
+  END IF;
+  RETURN found;
+END
+$$;
+
+-- The shape id the table's capture triggers pass, or NULL when not captured.
+CREATE FUNCTION event._trigger_shape(relid oid) RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT convert_from(substr(t.tgargs, 1, length(t.tgargs) - 1), 'SQL_ASCII')::integer
+  FROM pg_trigger t
+  WHERE t.tgrelid = relid AND t.tgname = 'aqevent_capture_insert'
+    AND t.tgfoid = 'event._capture()'::regprocedure
+$$;
+
+CREATE FUNCTION event._is_captured(relid oid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT event._trigger_shape(relid) IS NOT NULL $$;
+
+-- (Re)creates the four capture triggers with the table's current shape,
+-- unless they already pass it. Takes SHARE ROW EXCLUSIVE on the table.
+CREATE FUNCTION event._install_capture(relid oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  shape integer;
+  rel text;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = relid AND c.relkind IN ('r', 'p')) THEN
+    RETURN;
+  END IF;
+  rel := relid::regclass::text;
+  EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', rel);
+  shape := event._current_shape(relid);
+  IF event._trigger_shape(relid) IS NOT DISTINCT FROM shape THEN
+    RETURN;
+  END IF;
+  PERFORM event._drop_capture_triggers(relid);
+  EXECUTE format('CREATE TRIGGER aqevent_capture_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS aqevent_new '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+  EXECUTE format('CREATE TRIGGER aqevent_capture_update AFTER UPDATE ON %s '
+                 'REFERENCING OLD TABLE AS aqevent_old NEW TABLE AS aqevent_new '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+  EXECUTE format('CREATE TRIGGER aqevent_capture_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS aqevent_old '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+  EXECUTE format('CREATE TRIGGER aqevent_capture_truncate AFTER TRUNCATE ON %s '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+END
+$$;
+
+CREATE FUNCTION event._drop_capture_triggers(relid oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN
+    SELECT tg.tgname FROM pg_trigger tg
+    WHERE tg.tgrelid = relid AND tg.tgname IN ('aqevent_capture_insert', 'aqevent_capture_update',
+                                              'aqevent_capture_delete', 'aqevent_capture_truncate')
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, relid::regclass);
+  END LOOP;
+END
+$$;
+
+-- Removes the capture triggers of tables nobody subscribes to any more,
+-- skipping any table it cannot lock at once. Returns how many tables.
+CREATE FUNCTION event._uninstall_unused_capture() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+  done integer := 0;
+BEGIN
+  FOR r IN
+    SELECT DISTINCT t.tgrelid AS relid FROM pg_trigger t
+    WHERE t.tgname = 'aqevent_capture_insert' AND t.tgfoid = 'event._capture()'::regprocedure
+      AND NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = t.tgrelid)
+      AND NOT EXISTS (SELECT 1 FROM event.captured_table k WHERE k.relid = t.tgrelid)
+  LOOP
+    BEGIN
+      EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', r.relid::regclass);
+      PERFORM event._drop_capture_triggers(r.relid);
+      done := done + 1;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;  -- writers in flight: next time
+    END;
+  END LOOP;
+  RETURN done;
+END
+$$;
+
+-- Tables whose owner enabled capture before anyone subscribed (so that
+-- subscribers with SELECT only need not lock them).
+CREATE TABLE event.captured_table (
+  relid      oid         PRIMARY KEY,
+  enabled_by oid         NOT NULL,
+  enabled_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- For the table's owner (or a role that could lock it anyway): capture it
+-- from now on, so that roles with only SELECT can subscribe. The policy on
+-- event.captured_table checks, as the caller, that it may lock the table; the
+-- trigger below installs the capture triggers.
+CREATE FUNCTION event.enable_capture(relation regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF relation IS NULL THEN
+    RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT event._may_lock(relation) THEN
+    RAISE EXCEPTION 'permission denied: role % may not enable capture on %', quote_ident(current_user), relation
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'It needs UPDATE, DELETE, TRUNCATE or TRIGGER on the table.';
+  END IF;
+  INSERT INTO event.captured_table (relid, enabled_by)
+  SELECT relation, r.oid FROM pg_roles r WHERE r.rolname = current_user
+  ON CONFLICT (relid) DO NOTHING;
+  IF NOT FOUND THEN
+    PERFORM 1;  -- enabled before; its triggers are there or maintenance restores them
+  END IF;
+END
+$$;
+
+CREATE FUNCTION event._captured_tables_added() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM event._install_capture(a.relid)
+  FROM (SELECT DISTINCT n.relid FROM aqevent_new_tables n ORDER BY 1) a;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER captured_table_added AFTER INSERT ON event.captured_table
+  REFERENCING NEW TABLE AS aqevent_new_tables
+  FOR EACH STATEMENT EXECUTE FUNCTION event._captured_tables_added();
+
+-- Stops capturing a table enabled with enable_capture (its subscriptions keep
+-- it captured until they go).
+CREATE FUNCTION event.disable_capture(relation regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  DELETE FROM event.captured_table k WHERE k.relid = relation;
+END
+$$;

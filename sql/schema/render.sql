@@ -1,0 +1,175 @@
+-- Render: an inbox row becomes the event JSON consumers read.
+--
+-- Runs with the reader's rights (SECURITY INVOKER): stored rows are cast to
+-- the table's row type and turned into JSON with to_jsonb, so input
+-- functions, domain checks and casts to JSON that belong to the table's
+-- types run as the role reading the session, never as the event system's
+-- owner. One dynamic statement per table and batch.
+--
+-- A row whose table changed shape since it was captured (a column added,
+-- dropped, retyped), or that cannot be cast or rendered (a value too large
+-- for jsonb, a type dropped since), is rendered field by field; a field that
+-- still cannot be becomes {"aqevent_unrenderable": <reason>, "bytes": <size>}.
+
+-- The helpers up to _event_json are single expressions without a fixed
+-- search_path, so that they are inlined into the statements calling them
+-- (which fix theirs); every name in them is schema-qualified.
+CREATE FUNCTION event._relation_json(schema_name text, relation_name text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.jsonb_build_object('schema_id', pg_catalog.jsonb_build_object('name', schema_name),
+                                       'name', relation_name)
+$$;
+
+CREATE FUNCTION event._row_id_json(relation jsonb, pk_columns text[], pk_values text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN pk_columns IS NULL OR pk_values IS NULL THEN NULL
+    WHEN pg_catalog.cardinality(pk_columns) OPERATOR(pg_catalog.=) 1 THEN
+      pg_catalog.jsonb_build_object('pk_column_id', pg_catalog.jsonb_build_object('relation_id', relation,
+                                                                                'name', pk_columns[1]),
+                                    'pk_value', pk_values[1])
+    ELSE pg_catalog.jsonb_build_object(
+      'pk_column_id', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relation_id', relation, 'name', c)
+                                                   ORDER BY o)
+                       FROM pg_catalog.unnest(pk_columns) WITH ORDINALITY AS u(c, o)),
+      'pk_value', pg_catalog.to_jsonb(pk_values))
+  END
+$$;
+
+-- The columns of a rendered row that an event's payload carries.
+CREATE FUNCTION event._payload(full_row jsonb, columns text[], hidden text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN full_row IS NULL THEN NULL
+              WHEN columns IS NULL THEN full_row OPERATOR(pg_catalog.-) coalesce(hidden, '{}')
+              ELSE coalesce((SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+                                        FROM pg_catalog.jsonb_each(full_row) e
+                                        WHERE e.key OPERATOR(pg_catalog.=) ANY (columns)), '{}') END
+$$;
+
+-- The key values of an event: from its rendered row, else as stored.
+CREATE FUNCTION event._key_values(pk_columns text[], pk_values text[], full_row jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN full_row IS NOT NULL AND pk_columns IS NOT NULL
+              THEN ARRAY(SELECT full_row OPERATOR(pg_catalog.->>) k
+                         FROM pg_catalog.unnest(pk_columns) WITH ORDINALITY AS u(k, o) ORDER BY u.o)
+              ELSE pk_values END
+$$;
+
+-- The event JSON of an inbox row, given its rows rendered.
+CREATE FUNCTION event._event_json(q event.inbox, new_full jsonb, old_full jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.jsonb_build_object(
+           'id', q.id,
+           'operation', q.operation,
+           'subscription_type', q.subscription_type,
+           'subscription_id', q.subscription_id,
+           'relation_id', event._relation_json(q.relation_schema, q.relation_name),
+           'row_id', event._row_id_json(event._relation_json(q.relation_schema, q.relation_name), q.pk_columns,
+                                        event._key_values(q.pk_columns, q.pk_values, coalesce(new_full, old_full))),
+           'payload', CASE q.operation
+                        WHEN 'row_insert' THEN event._payload(new_full, q.payload_columns, q.hidden)
+                        WHEN 'row_delete' THEN event._payload(old_full, q.payload_columns, q.hidden)
+                        WHEN 'field_update' THEN pg_catalog.jsonb_build_object(q.column_name,
+                                                   new_full OPERATOR(pg_catalog.->) q.column_name)
+                      END,
+           'transaction_id', q.transaction_id,
+           'timestamp', q.created_at)
+         OPERATOR(pg_catalog.||) CASE WHEN q.operation OPERATOR(pg_catalog.=) 'field_update' THEN
+              pg_catalog.jsonb_build_object(
+                'field_id', pg_catalog.jsonb_build_object(
+                  'row_id', event._row_id_json(event._relation_json(q.relation_schema, q.relation_name), q.pk_columns,
+                                               event._key_values(q.pk_columns, q.pk_values, coalesce(new_full, old_full))),
+                  'column_id', pg_catalog.jsonb_build_object(
+                    'relation_id', event._relation_json(q.relation_schema, q.relation_name), 'name', q.column_name)),
+                'old_payload', pg_catalog.jsonb_build_object(q.column_name, old_full OPERATOR(pg_catalog.->) q.column_name))
+            ELSE '{}'::pg_catalog.jsonb END
+$$;
+
+-- Is the table still of the shape its rows were captured in?
+CREATE FUNCTION event._shape_is_current(shape integer) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM event.shape s
+    WHERE s.id = shape
+      AND s.columns = ARRAY(SELECT a.attname::text FROM pg_attribute a
+                            WHERE a.attrelid = s.relid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
+      AND s.types = ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                          WHERE a.attrelid = s.relid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum))
+$$;
+
+-- A stored row rendered field by field with the types of its shape.
+CREATE FUNCTION event._render_fields(literal text, shape integer) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s event.shape;
+  fields text[];
+  result jsonb := '{}';
+  value text;
+  rendered jsonb;
+BEGIN
+  IF literal IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT * INTO s FROM event.shape x WHERE x.id = shape;
+  fields := event._fields(literal);
+  FOR i IN 1 .. coalesce(cardinality(s.columns), 0) LOOP
+    value := event._unquote(fields[i]);
+    IF value IS NULL THEN
+      rendered := 'null';
+    ELSE
+      BEGIN
+        EXECUTE format('SELECT to_jsonb($1::%s)', s.types[i]) INTO rendered USING value;
+      EXCEPTION WHEN OTHERS THEN
+        rendered := jsonb_build_object('aqevent_unrenderable', SQLERRM, 'sqlstate', SQLSTATE,
+                                       'bytes', octet_length(value));
+      END;
+    END IF;
+    result := result || jsonb_build_object(s.columns[i], rendered);
+  END LOOP;
+  RETURN result;
+END
+$$;
+
+-- Event JSON for a batch of inbox rows, as (id, event).
+CREATE FUNCTION event._render(batch event.inbox[]) RETURNS TABLE (id bigint, event jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  g record;
+  rendered jsonb;
+BEGIN
+  RETURN QUERY SELECT q.id, q.event FROM unnest(batch) q WHERE q.event IS NOT NULL;
+  FOR g IN
+    SELECT DISTINCT q.relid, q.shape FROM unnest(batch) q WHERE q.event IS NULL
+  LOOP
+    rendered := NULL;
+    IF event._shape_is_current(g.shape) THEN
+      BEGIN
+        EXECUTE format('SELECT jsonb_object_agg(q.id::text, event._event_json(q, to_jsonb(q.new_row::%1$s), '
+                       'to_jsonb(q.old_row::%1$s))) FROM unnest($1) q '
+                       'WHERE q.event IS NULL AND q.relid = $2 AND q.shape = $3', g.relid::regclass)
+          INTO rendered USING batch, g.relid, g.shape;
+      EXCEPTION WHEN OTHERS THEN
+        rendered := NULL;
+      END;
+    END IF;
+    IF rendered IS NULL THEN
+      SELECT jsonb_object_agg(q.id::text, event._event_json(q, event._render_fields(q.new_row, q.shape),
+                                                                event._render_fields(q.old_row, q.shape)))
+        INTO rendered
+      FROM unnest(batch) q WHERE q.event IS NULL AND q.relid = g.relid AND q.shape = g.shape;
+    END IF;
+    RETURN QUERY SELECT e.key::bigint, e.value FROM jsonb_each(rendered) e;
+  END LOOP;
+END
+$$;
