@@ -32,7 +32,7 @@ test('an unmigrated database: 3F000 and "run `aqevent migrate`"; the same code f
   const unmigrated = await runCli(['--database-url', withDatabase(db.url, empty), 'session', 'create']);
   assert.equal(unmigrated.code, 1);
   assert.match(oneLine(unmigrated.stderr), /^aqevent: .*schema "event" does not exist \[3F000\]; run `aqevent migrate`/);
-  const migrated = await runCli(['--database-url', withDatabase(db.url, empty), 'migrate']);
+  const migrated = await runCli(['--database-url', withDatabase(db.url, empty), 'migrate'], {}, 120_000);
   assert.equal(migrated.code, 0, migrated.stderr);
   const works = await runCli(['--database-url', withDatabase(db.url, empty), 'session', 'create']);
   assert.equal(works.code, 0, works.stderr);

@@ -17,22 +17,25 @@ function options(help: string): string[] {
 }
 
 async function helpOf(path: string[]): Promise<string> {
-  const result = await runCli([...path, '--help']);
+  const result = await runCli([...path, '--help'], {}, 90_000);
   assert.equal(result.code, 0, `${path.join(' ')} --help: ${result.stderr}`);
   return result.stdout;
 }
 
-/** The help of every command and subcommand, found from the top-level help. */
+/** The help of every command and subcommand, found from the top-level help; two processes at a time (the suite runs beside it). */
 async function allHelp(): Promise<Map<string, string>> {
   const found = new Map<string, string>();
-  let level: string[][] = [[]];
-  while (level.length) {
-    const helps = await Promise.all(level.map(helpOf));
-    level = level.flatMap((path, i) => {
-      found.set(path.join(' ') || 'aqevent', helps[i]!);
-      return subcommands(helps[i]!).map((name) => [...path, name]);
-    });
-  }
+  const top = await helpOf([]);
+  found.set('aqevent', top);
+  const queue: string[][] = subcommands(top).map((name) => [name]);
+  const worker = async () => {
+    for (let path = queue.shift(); path; path = queue.shift()) {
+      const help = await helpOf(path);
+      found.set(path.join(' ') || 'aqevent', help);
+      queue.push(...subcommands(help).map((name) => [...path!, name]));
+    }
+  };
+  await Promise.all([worker(), worker()]);
   return found;
 }
 
