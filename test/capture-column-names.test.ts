@@ -25,6 +25,6 @@ test('a table with columns named n and o gets whole-row payloads and field updat
   assert.deepEqual(rows, [
     { operation: 'row_insert', payload: { id: 1, n: 10, o: 'a' }, old_payload: null },
     { operation: 'field_update', payload: { n: 11 }, old_payload: { n: 10 } },
-    { operation: 'row_delete', payload: { id: 1, n: 11, o: 'a' }, old_payload: null },
+    { operation: 'row_delete', payload: { id: 1 }, old_payload: null },
   ]);
 });

@@ -103,7 +103,7 @@ test('the iterator survives pg_terminate_backend of its connections and loses no
   })();
   const received = (count: number) => eventually(async () => (new Set(seen).size >= count ? true : undefined), `${count} events`, 20_000);
   const listening = () => eventually(async () => {
-    const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [applicationName]);
+    const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND (query LIKE 'LISTEN%' OR query LIKE '%event.listener_register()%')", [applicationName]);
     return rows.length > 0 ? true : undefined;
   }, 'a listening connection');
   try {

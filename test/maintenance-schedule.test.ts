@@ -74,7 +74,7 @@ test('aqevent maintain --once and aqevent purge', async () => {
     assert.equal(vacuumed.code, 0, vacuumed.stderr);
     assert.equal(JSON.parse(vacuumed.stdout).vacuumed, may);
   }
-  const lastVacuum = (await db.pool.query("SELECT last_vacuum FROM pg_stat_all_tables WHERE relid = 'event.queue'::regclass")).rows[0];
+  const lastVacuum = (await db.pool.query("SELECT last_vacuum FROM pg_stat_all_tables WHERE relid = 'event.inbox'::regclass")).rows[0];
   assert.ok(lastVacuum.last_vacuum, 'VACUUM ran');
 
   const purged = await runCli(['--database-url', roles.admin.url, '--json', 'purge', '--older-than', '7d']);

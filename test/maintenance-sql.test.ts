@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { migrate } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createRoles, endRoles, sqlstateOf, type TestRole } from './support/roles.js';
 
@@ -56,9 +57,14 @@ test('a session not attached for longer than its ttl is deleted with its subscri
   const { n } = await one("SELECT event.expire_sessions(now() + interval '2 hours') AS n");
   assert.equal(n, 1);
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = $1', [old]), 0);
-  for (const table of ['event.capture', 'event.queue', 'event.subscription', 'event.dead_letter']) {
+  for (const table of ['event.inbox', 'event.queue', 'event.subscription', 'event.dead_letter']) {
     assert.equal(await count(`SELECT 1 FROM ${table} WHERE session_id = $1`, [old]), 0, `${table} of the expired session`);
   }
+  // Capture triggers outlive their last subscription until maintenance removes them (never the writer's cost).
+  assert.equal(await triggersOn('public.expiring'), 4, 'expiry alone does not lock the table to drop triggers');
+  const removed = (await one('SELECT event.maintain() AS s')).s;
+  assert.equal(removed.sessions_expired, 0, 'the others are not expired now');
+  assert.equal(removed.capture_removed, 1, 'maintenance removes the triggers of the table without subscriptions');
   assert.equal(await triggersOn('public.expiring'), 0, 'the table lost its last subscription and its triggers');
   assert.equal(await triggersOn('public.kept'), 4);
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = ANY($1)', [[recent, forever]]), 2);
@@ -71,7 +77,7 @@ test('a session not attached for longer than its ttl is deleted with its subscri
 });
 
 test('dead letters are purged by age; pending events only when asked', async () => {
-  await db.pool.query('DELETE FROM event.capture; DELETE FROM event.queue; DELETE FROM event.session; CREATE TABLE public.letters (id int PRIMARY KEY)');
+  await db.pool.query('DELETE FROM event.inbox; DELETE FROM event.session; CREATE TABLE public.letters (id int PRIMARY KEY)');
   const session = await sessionOn('letters', null);
   await db.pool.query('INSERT INTO public.letters SELECT generate_series(1, 4)');
   await exhaust(session, 2);
@@ -103,9 +109,9 @@ test('expired leases are reclaimed, exhausted ones become dead letters, orphans 
   assert.equal(await count('SELECT 1 FROM event.dead_letter WHERE session_id = $1', [session]), 1);
   assert.equal((await one("SELECT event.reclaim_leases(now() + interval '30 minutes') AS s")).s.leases_reclaimed, 0, 'unexpired leases stay');
 
-  // Orphans: a queue row without a session, a subscription of a dropped role.
-  await db.pool.query(`INSERT INTO event.queue (id, session_id, subscription_id, event)
-    VALUES (nextval('event.queue_id_seq'), gen_random_uuid(), gen_random_uuid(), '{}')`);
+  // Orphans: an inbox row without a session, a subscription of a dropped role.
+  await db.pool.query(`INSERT INTO event.inbox (id, session_id, subscription_id, operation, event, created_at)
+    VALUES (nextval('event.event_id_seq'), gen_random_uuid(), gen_random_uuid(), 'row_insert', '{}', now())`);
   const ghost = `${db.prefix}_ghost`;
   await db.pool.query(`CREATE ROLE "${ghost}"; GRANT aqevent_user TO "${ghost}"; GRANT SELECT ON public.leased TO "${ghost}"`);
   const client = new pg.Client({ connectionString: db.url });
@@ -126,12 +132,21 @@ test('maintain() runs every step once; a concurrent pass is skipped, not doubled
   await db.pool.query('CREATE TABLE public.maintained (id int PRIMARY KEY)');
   await db.pool.query('DELETE FROM event.session'); // what the earlier tests left
   const session = await sessionOn('maintained', '1 minute');
+  await db.pool.query('INSERT INTO public.maintained VALUES (1)');
+  const captured = await count(`SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+    WHERE c.relnamespace = 'public'::regnamespace AND t.tgname = 'aqevent_capture_insert'`);
+  assert.ok(captured >= 1 && await count('SELECT 1 FROM event.change') > 0, 'tables captured, changes logged');
   const holder = await roles.admin.pool.connect();
   try {
     await holder.query('BEGIN');
+    // What may go: transactions every snapshot sees as done (older ones elsewhere in the cluster hold the horizon).
+    const trimmable = Number((await holder.query(
+      'SELECT count(*) AS n FROM event.change WHERE xid < pg_snapshot_xmin(pg_current_snapshot())')).rows[0].n);
     const first = (await holder.query("SELECT event.maintain(NULL, now() + interval '1 hour') AS s")).rows[0].s;
     assert.equal(first.skipped, false);
     assert.equal(first.sessions_expired, 1);
+    assert.equal(first.capture_removed, captured, 'no session is left: every capture trigger goes');
+    assert.ok(first.changes_trimmed >= trimmable, 'nobody is left to collect the change log');
     const second = (await roles.admin.pool.query("SELECT event.maintain(NULL, now() + interval '1 hour') AS s")).rows[0].s;
     assert.deepEqual(second, { skipped: true }, 'the lock holder is still in its transaction');
     await holder.query('COMMIT');
@@ -139,21 +154,35 @@ test('maintain() runs every step once; a concurrent pass is skipped, not doubled
     holder.release();
   }
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = $1', [session]), 0);
+  assert.equal(await triggersOn('public.maintained'), 0);
+  assert.equal(await count('SELECT 1 FROM event.change WHERE xid < pg_snapshot_xmin(pg_current_snapshot())'), 0,
+    'the change log is trimmed up to the horizon');
   const third = (await roles.admin.pool.query("SELECT event.maintain('1 day') AS s")).rows[0].s;
   assert.deepEqual(third, { skipped: false, sessions_expired: 0, dead_letters_purged: 0, leases_reclaimed: 0,
-    dead_lettered: 0, orphan_events: 0, orphan_subscriptions: 0 });
+    dead_lettered: 0, orphan_events: 0, orphan_subscriptions: 0, changes_trimmed: 0, capture_removed: 0 });
 });
 
-test('maintenance is for aqevent_admin only, and stays so when access control is applied again', async () => {
-  const fns = ['event.maintain()', 'event.expire_sessions()', 'event.reclaim_leases()', "event.purge_dead_letters('1 day')", "event.purge_pending('1 day')"];
+test('maintenance is for aqevent_admin only, and stays so when migrating again', async () => {
+  const fns = ['event.maintain()', 'event.expire_sessions()', 'event.reclaim_leases()', "event.purge_dead_letters('1 day')",
+    "event.purge_pending('1 day')", 'event.trim_changes()', 'event._uninstall_unused_capture()'];
   for (const fn of fns) assert.equal(await sqlstateOf(roles.user.pool.query(`SELECT ${fn}`)), '42501', fn);
-  await db.pool.query('SELECT event._apply_access_control()');
+  // Grants are static (sql/schema/access.sql): a second migrate changes nothing and opens nothing.
+  assert.deepEqual((await migrate(db.pool)).applied, []);
+  const open = await db.pool.query(`SELECT p.oid::regprocedure::text AS fn FROM pg_proc p
+     WHERE p.pronamespace = 'event'::regnamespace AND p.proname IN ('maintain', 'expire_sessions', 'reclaim_leases',
+       'purge_dead_letters', 'purge_pending', 'trim_changes', '_uninstall_unused_capture')
+       AND (has_function_privilege($1, p.oid, 'EXECUTE') OR has_function_privilege('aqevent_user', p.oid, 'EXECUTE'))`,
+    [roles.user.name]);
+  assert.deepEqual(open.rows, []);
   for (const fn of fns) {
     assert.equal(await sqlstateOf(roles.user.pool.query(`SELECT ${fn}`)), '42501', fn);
-    await roles.admin.pool.query(`SELECT ${fn}`);
+    // the internal step runs inside maintain() only
+    if (fn !== 'event._uninstall_unused_capture()') await roles.admin.pool.query(`SELECT ${fn}`);
   }
   const size = (await roles.user.pool.query('SELECT * FROM event.queue_size()')).rows[0];
   assert.ok(Number(size.total_bytes) > 0);
-  const options = (await one("SELECT reloptions FROM pg_class WHERE oid = 'event.queue'::regclass")).reloptions;
+  const options = (await one("SELECT reloptions FROM pg_class WHERE oid = 'event.inbox'::regclass")).reloptions;
   assert.ok(options.includes('autovacuum_vacuum_scale_factor=0') && options.includes('fillfactor=90'), String(options));
+  const log = (await one("SELECT reloptions FROM pg_class WHERE oid = 'event.change'::regclass")).reloptions;
+  assert.ok(log.includes('autovacuum_vacuum_scale_factor=0'), String(log));
 });

@@ -104,7 +104,7 @@ test('aq.close() under a running Worker: the worker stops with a "closed" error,
   worker.on('connectionError', retries.report);
   await worker.start();
   await eventually(async () => {
-    const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [applicationName]);
+    const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND (query LIKE 'LISTEN%' OR query LIKE '%event.listener_register()%')", [applicationName]);
     return rows.length > 0 ? true : undefined;
   }, 'the worker LISTENs');
   const closing = aq.close(); // pool.end() waits for the worker's LISTEN connection: the worker has to let go

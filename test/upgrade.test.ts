@@ -26,7 +26,7 @@ after(async () => {
   await db.drop();
 });
 
-const STATE = `SELECT id::text, attempts, visible_at, last_error, event FROM %s WHERE session_id = $1 ORDER BY id`;
+const STATE = `SELECT q.id::text, q.attempts, q.visible_at, q.last_error, q.event FROM %s q WHERE q.session_id = $1 ORDER BY q.id`;
 
 async function rows(sql: string, params: unknown[]): Promise<unknown[]> {
   return (await pool.query(sql, params)).rows;
@@ -61,7 +61,7 @@ test('064 with pending, leased, nacked and dead events upgrades losing and chang
   const before = {
     a: await rows(STATE.replace('%s', 'event.pending_event'), [a]),
     b: await rows(STATE.replace('%s', 'event.pending_event'), [b]),
-    dead: await rows('SELECT id::text, attempts, last_error, event FROM event.dead_letter WHERE session_id = $1 ORDER BY id', [b]),
+    dead: await rows('SELECT d.id::text, d.attempts, d.last_error, d.event FROM event.dead_letter d WHERE d.session_id = $1 ORDER BY d.id', [b]),
     subscriptions: await rows('SELECT id, session_id, kind, target FROM event.subscription ORDER BY id', []),
   };
   assert.equal(before.a.length, 9, 'session a: 7 table events and the row subscription’s 2 field updates of row 2');
@@ -72,7 +72,7 @@ test('064 with pending, leased, nacked and dead events upgrades losing and chang
 
   assert.deepEqual(await rows(STATE.replace('%s', 'event.queue'), [a]), before.a, 'session a unchanged');
   assert.deepEqual(await rows(STATE.replace('%s', 'event.queue'), [b]), before.b, 'session b unchanged');
-  assert.deepEqual(await rows('SELECT id::text, attempts, last_error, event FROM event.dead_letter WHERE session_id = $1 ORDER BY id', [b]),
+  assert.deepEqual(await rows('SELECT d.id::text, d.attempts, d.last_error, d.event FROM event.dead_letter d WHERE d.session_id = $1 ORDER BY d.id', [b]),
     before.dead, 'dead letters unchanged');
   assert.deepEqual(await rows('SELECT id, session_id, kind, target FROM event.subscription ORDER BY id', []), before.subscriptions);
 
@@ -81,8 +81,9 @@ test('064 with pending, leased, nacked and dead events upgrades losing and chang
 
   // capture goes on, with new ids above the old ones
   await pool.query("INSERT INTO public.person VALUES (3, 'Cy', 1); UPDATE public.person SET score = 7 WHERE id = 2");
-  const fresh = (await pool.query("SELECT id::text, event FROM event.queue WHERE session_id = $1 AND id > $2 ORDER BY id",
-    [a, (before.a.at(-1) as { id: string }).id])).rows;
+  const lastId = before.a.map((r) => BigInt((r as { id: string }).id)).reduce((x, y) => (x > y ? x : y));
+  const fresh = (await pool.query('SELECT q.id::text, q.event FROM event.queue q WHERE q.session_id = $1 AND q.id > $2 ORDER BY q.id',
+    [a, lastId.toString()])).rows;
   assert.deepEqual(fresh.map((r) => [r.event.operation, r.event.subscription_type]),
     [['row_insert', 'table'], ['field_update', 'table'], ['field_update', 'row']]);
   const old = before.a.map((r) => (r as { event: Record<string, unknown> }).event).find((e) => e.operation === 'field_update')!;

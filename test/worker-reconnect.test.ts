@@ -36,7 +36,7 @@ test('pg_terminate_backend of the worker connections: it resumes by itself and l
   const insert = (count: number) => db.pool.query('INSERT INTO public.jobs (id) SELECT generate_series($1::int, $2::int)', [next, (next += count) - 1]);
   const handledAll = (count: number) => eventually(async () => (new Set(handled).size >= count ? true : undefined), `${count} events handled`, 20_000);
   const listening = () => eventually(async () => {
-    const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [applicationName]);
+    const { rows } = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND (query LIKE 'LISTEN%' OR query LIKE '%event.listener_register()%')", [applicationName]);
     return rows.length > 0 ? true : undefined;
   }, 'a listening connection');
   try {

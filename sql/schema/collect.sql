@@ -191,14 +191,15 @@ BEGIN
              CASE WHEN p.visible_pos IS NULL THEN p.new_image ELSE event._literal(p.nf, p.visible_pos) END, NULL, NULL
       WHERE p.op = 'u' AND p.key_changed AND p.kind IN ('table', 'column')
       UNION ALL
-      SELECT f.pos, 'field_update', NULL, p.columns[f.pos],
-             event._literal(p.nf, p.key_pos || f.pos), event._literal(p.oldf, p.key_pos || f.pos),
-             ARRAY[p.columns[f.pos]]
-      FROM generate_subscripts(p.columns, 1) AS f(pos)
+      -- one pass over the fields (subscripting a long text array is not O(1))
+      SELECT f.pos::integer, 'field_update', NULL, f.col,
+             event._literal(p.nf, p.key_pos || f.pos::integer), event._literal(p.oldf, p.key_pos || f.pos::integer),
+             ARRAY[f.col]
+      FROM unnest(p.columns, p.nf, p.oldf) WITH ORDINALITY AS f(col, nv, ov, pos)
       WHERE p.op = 'u' AND NOT p.key_changed
-        AND p.nf[f.pos] IS DISTINCT FROM p.oldf[f.pos]
-        AND NOT (p.columns[f.pos] = ANY (p.hidden))
-        AND (p.kind IN ('table', 'row') OR p.sub_column = p.columns[f.pos])
+        AND f.nv IS DISTINCT FROM f.ov
+        AND NOT (f.col = ANY (p.hidden))
+        AND (p.kind IN ('table', 'row') OR p.sub_column = f.col)
         AND (p.kind IN ('table', 'column') OR p.sub_key = p.old_key)
       UNION ALL
       SELECT 0, 'truncate', NULL, NULL, NULL, NULL, NULL

@@ -14,13 +14,15 @@ export async function describeCatalog(pool: pg.Pool | pg.ClientBase): Promise<st
             || E'\\n  security definer: ' || p.prosecdef || ', config: ' || coalesce(p.proconfig::text, '-')
             || ', acl: ' || coalesce(p.proacl::text, '-')
      FROM pg_proc p WHERE p.pronamespace IN ('event'::regnamespace, 'meta'::regnamespace)`,
-    `SELECT 'relation ' || c.oid::regclass::text || ' kind ' || c.relkind || ' options ' || coalesce(c.reloptions::text, '-')
+    `SELECT 'relation ' || c.oid::regclass::text || ' kind ' || c.relkind::text || ' options ' || coalesce(c.reloptions::text, '-')
             || ' rls ' || c.relrowsecurity || ' acl ' || coalesce(c.relacl::text, '-')
      FROM pg_class c WHERE c.relnamespace IN ('event'::regnamespace, 'meta'::regnamespace) AND c.relkind IN ('r', 'v', 'S', 'p', 'c')`,
     `SELECT 'column ' || c.oid::regclass::text || '.' || a.attname || ' #' || a.attnum || ' ' || format_type(a.atttypid, a.atttypmod)
             || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-            || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') || ' storage ' || a.attstorage
-            || ' options ' || coalesce(a.attoptions::text, '-') || ' acl ' || coalesce(a.attacl::text, '-')
+            || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') || ' storage ' || a.attstorage::text
+            || ' options ' || coalesce((SELECT array_agg(o ORDER BY o)::text FROM unnest(a.attoptions) o
+                                        WHERE o NOT LIKE 'pg\\_attver=%'), '-')  -- a per-database stamp some builds keep
+            || ' acl ' || coalesce(a.attacl::text, '-')
      FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
      LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
      WHERE c.relnamespace IN ('event'::regnamespace, 'meta'::regnamespace) AND c.relkind IN ('r', 'v', 'p', 'c')`,
@@ -39,7 +41,7 @@ export async function describeCatalog(pool: pg.Pool | pg.ClientBase): Promise<st
     `SELECT 'sequence ' || s.seqrelid::regclass::text || ' ' || s.seqtypid::regtype::text || ' start ' || s.seqstart
             || ' increment ' || s.seqincrement || ' cache ' || s.seqcache
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace IN ('event'::regnamespace, 'meta'::regnamespace)`,
-    `SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype || coalesce(' over ' || nullif(t.typbasetype, 0)::regtype::text, '')
+    `SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || coalesce(' over ' || nullif(t.typbasetype, 0)::regtype::text, '')
      FROM pg_type t WHERE t.typnamespace IN ('event'::regnamespace, 'meta'::regnamespace) AND t.typtype IN ('d', 'e', 'c')
        AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')`,
     `SELECT 'schema ' || n.nspname || ' acl ' || coalesce(n.nspacl::text, '-') FROM pg_namespace n WHERE n.nspname IN ('event', 'meta')`,
