@@ -41,6 +41,14 @@ export function parseDuration(input: DurationInput, what = 'duration'): number {
   throw invalid(what, input);
 }
 
+/** Milliseconds as the short form parseDuration reads back, in the largest exact unit: 30000 → "30s", 90000 → "90s", 0 → "0s". */
+export function durationText(ms: number): string {
+  const whole = Math.round(ms);
+  if (whole === 0) return '0s';
+  const unit = (['w', 'd', 'h', 'm', 's'] as const).find((u) => whole % UNIT_MS[u]! === 0);
+  return unit ? `${whole / UNIT_MS[unit]!}${unit}` : `${whole}ms`;
+}
+
 /** A PostgreSQL interval literal for milliseconds, exact to the millisecond. */
 export function toInterval(ms: number): string {
   return `${Math.round(ms)} milliseconds`;

@@ -1,7 +1,9 @@
 // The public API of aqevent. Anything not exported here is internal.
 export { AqeventError, type AqeventErrorCode } from './errors.js';
 export { type ConnectionOptions, createPool, type ResolvedConnection, resolveConnection } from './db/connect.js';
-export { ensureEmbedded, stopEmbedded, type EmbeddedOptions } from './db/embedded.js';
+export {
+  embeddedStatus, type EmbeddedOptions, type EmbeddedServer, type EmbeddedStatus, ensureEmbedded, stopEmbedded,
+} from './db/embedded.js';
 export { migrate, migrateStatus, type MigrateResult, type MigrateStatus, type MigrateOptions } from './db/migrate.js';
 export { Aqevent, type AqeventOptions } from './client.js';
 export { Session, type FetchOptions, type NackOptions, type PeekOptions, type SessionSettings } from './session.js';
@@ -17,7 +19,7 @@ export { type SessionDetails, type SessionSummary } from './sql/session-info.js'
 export { type DeliveryOrder, type SessionStats } from './sql/stats.js';
 export { type SubscriptionSummary } from './sql/subscriptions.js';
 export { type RowKey, type TableTarget } from './targets.js';
-export { type DurationInput, parseDuration, parseInterval, toInterval } from './duration.js';
+export { durationText, type DurationInput, parseDuration, parseInterval, toInterval } from './duration.js';
 export { parseLosslessJson } from './events/lossless-json.js';
 export { parseUuid } from './validate.js';
 export {

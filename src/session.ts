@@ -14,7 +14,8 @@ import {
 import { ackEvents, nackEvents } from './sql/settle.js';
 import type { DeliveryOrder } from './sql/stats.js';
 import { subscribeColumn, subscribeField, subscribeRow, subscribeTable, unsubscribe } from './sql/subscriptions.js';
-import { parseColumn, parseKey, parseTable, type RowKey, type TableTarget } from './targets.js';
+import { resolveTable } from './sql/tables.js';
+import { parseColumn, parseKey, type RowKey, type TableTarget } from './targets.js';
 import { durationOption, parseUuid, validate } from './validate.js';
 import { Worker, type WorkerHandler } from './worker/worker.js';
 import type { WorkerOptions } from './worker/options.js';
@@ -62,22 +63,22 @@ export class Session {
 
   /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
   async subscribeTable(table: TableTarget): Promise<string> {
-    return subscribeTable(this.pool, this.id, parseTable(table));
+    return subscribeTable(this.pool, this.id, await resolveTable(this.pool, table));
   }
 
   /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
   async subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
-    return subscribeRow(this.pool, this.id, parseTable(table), parseKey(key));
+    return subscribeRow(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key));
   }
 
   /** Changes of one column of one row (and the row's deletion). */
   async subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
-    return subscribeField(this.pool, this.id, parseTable(table), parseKey(key), parseColumn(column));
+    return subscribeField(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key), parseColumn(column));
   }
 
   /** Inserts, deletes and changes of one column of the table. */
   async subscribeColumn(table: TableTarget, column: string): Promise<string> {
-    return subscribeColumn(this.pool, this.id, parseTable(table), parseColumn(column));
+    return subscribeColumn(this.pool, this.id, await resolveTable(this.pool, table), parseColumn(column));
   }
 
   /** Removes a subscription (its queued events stay). Same as aq.unsubscribe(). */

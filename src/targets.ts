@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { validate } from './validate.js';
 
-/** A table: "schema.table" (double-quote names that contain dots or quotes) or { schema, table }. */
+/**
+ * A table: a name as PostgreSQL reads it ("person", "public.person", "My Schema"."T";
+ * unquoted names fold to lower case, one without a schema is found through the
+ * connection's search_path: src/sql/tables.ts), or { schema, table } taken literally.
+ */
 export type TableTarget = string | { schema: string; table: string };
 /** A row's primary key value, or its values in key order for a composite key. */
 export type RowKey = string | number | bigint | ReadonlyArray<string | number | bigint>;
@@ -23,6 +27,11 @@ const keySchema = z.union([keyPart.transform((k) => [k]), z.array(keyPart).min(1
 
 export function parseTable(target: TableTarget): { schema: string; table: string } {
   return validate(tableSchema, target, 'table');
+}
+
+/** Whether a name is "schema.table" (parts in double quotes where needed). */
+export function isQualified(name: string): boolean {
+  return QUALIFIED.test(name);
 }
 
 export function parseKey(key: RowKey): string[] {

@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
-import { AqeventError, parseDuration, parseUuid } from '../index.js';
+import { AqeventError, durationText, parseDuration, parseUuid } from '../index.js';
 
 /**
  * Parsers for command-line arguments, for commander's argParser. A bad value
@@ -35,8 +35,8 @@ function uuid(what: string): (value: string) => string {
 export const sessionId = uuid('session id');
 export const subscriptionId = uuid('subscription id');
 
-/** "schema.table"; parts with dots or quotes in double quotes ("my.schema".t). Checked against the catalog by the database. */
-export const tableName = parser(z.string().regex(/^("(?:[^"]|"")+"|[^."]+)\.("(?:[^"]|"")+"|[^."]+)$/, 'expected schema.table'), 'table');
+/** "[schema.]table" as PostgreSQL reads it (without a schema: through search_path; "My Schema"."T" quoted). Resolved by the database. */
+export const tableName = parser(z.string().trim().min(1, 'expected [schema.]table'), 'table');
 
 export const columnName = parser(z.string().min(1, 'must not be empty'), 'column');
 
@@ -60,6 +60,15 @@ export function duration(value: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/**
+ * An option taking a duration. Its default (milliseconds) is shown in --help
+ * as people write it ("30s"), or as `shown` ("now"); never as a bare number.
+ */
+export function durationOption(flags: string, description: string, defaultMs?: number, shown?: string): Option {
+  const option = new Option(flags, description).argParser(duration);
+  return defaultMs === undefined ? option : option.default(defaultMs, shown ?? durationText(defaultMs));
 }
 
 /**

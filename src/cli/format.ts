@@ -1,5 +1,6 @@
 import { DateTime, Duration } from 'luxon';
 import { type AqEvent, type RowId, storedText } from '../index.js';
+import { formatKey, qualifiedName, quoteIdent } from './quote.js';
 
 /** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
 export function colourEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
@@ -56,11 +57,11 @@ const OPERATION_COLOUR: Record<string, Colour> = { row_insert: 'green', row_dele
 
 function keyText(rowId: RowId | null): string {
   if (!rowId) return '';
-  return Array.isArray(rowId.pk_value) ? `[${rowId.pk_value.join(',')}]` : `[${rowId.pk_value}]`;
+  return `[${formatKey(Array.isArray(rowId.pk_value) ? rowId.pk_value : [rowId.pk_value])}]`;
 }
 
 function values(payload: Record<string, unknown> | null): string {
-  return payload ? Object.entries(payload).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '';
+  return payload ? Object.entries(payload).map(([k, v]) => `${quoteIdent(k)}=${JSON.stringify(v)}`).join(' ') : '';
 }
 
 /** One line per event: time, id, operation, table[key], what changed. */
@@ -69,11 +70,11 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
     return [paint(formatTime(event.timestamp), 'dim'), paint(`#${event.id}`, 'bold'), paint('overflow'.padEnd(12), 'red'),
       `the session passed its pending cap (${event.max_pending ?? 'none'}); what followed was not kept: resync, then event.session_resume`].join(' ');
   }
-  const table = `${event.relation_id.schema_id.name}.${event.relation_id.name}`;
+  const table = qualifiedName(event.relation_id.schema_id.name, event.relation_id.name);
   let change: string;
   if (event.operation === 'field_update') {
     const column = event.field_id.column_id.name;
-    change = `${column}: ${JSON.stringify(event.old_payload[column])} → ${JSON.stringify(event.payload[column])}`;
+    change = `${quoteIdent(column)}: ${JSON.stringify(event.old_payload[column])} → ${JSON.stringify(event.payload[column])}`;
   } else {
     change = values(event.payload);
   }

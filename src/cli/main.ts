@@ -1,11 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { AqeventError } from '../index.js';
 import { UsageError } from './arguments.js';
 import { registerAck } from './commands/ack.js';
 import { registerBridge } from './commands/bridge.js';
 import { registerDead } from './commands/dead.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDrain } from './commands/drain.js';
+import { registerEmbedded } from './commands/embedded.js';
 import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
@@ -14,6 +14,8 @@ import { registerStats } from './commands/stats.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerTail } from './commands/tail.js';
 import { registerUnsubscribe } from './commands/unsubscribe.js';
+import type { GlobalOptions } from './context.js';
+import { adviceFor, errorLine } from './hints.js';
 
 const ENVIRONMENT_HELP = `
 Environment:
@@ -21,7 +23,7 @@ Environment:
   PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD
                          standard libpq variables, used when DATABASE_URL is unset
   AQEVENT_DATA_DIR       data directory of the embedded PostgreSQL (used when none of the above is set)
-  AQEVENT_EMBEDDED_PORT  port of the embedded PostgreSQL (default 54329)
+  AQEVENT_EMBEDDED_PORT  port of the embedded PostgreSQL (default: 54329 or the next free port, chosen once)
   NO_COLOR               no colours (colours are used only when stdout is a terminal)
 
 Exit codes: 0 success, 1 runtime error (database, connection, unknown session), 2 usage error.`;
@@ -44,6 +46,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerMaintain,
   registerPurge,
   registerDemo,
+  registerEmbedded,
 ];
 
 function allCommands(command: Command): Command[] {
@@ -67,12 +70,6 @@ export function buildProgram(): Command {
   return program;
 }
 
-function sqlstateOf(error: unknown): string {
-  if (error instanceof AqeventError) return error.sqlstate ? ` [${error.sqlstate}]` : '';
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` [${code}]` : '';
-}
-
 /** Runs the CLI; owns the process: exit codes and one-line errors. */
 export async function main(argv: string[]): Promise<void> {
   // `aqevent tail | head`: a closed pipe ends the output, not with a stack trace.
@@ -88,8 +85,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
       return;
     }
-    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-    console.error(`aqevent: ${message}${sqlstateOf(error)}`);
+    const advice = await adviceFor(error, program.opts<GlobalOptions>().databaseUrl).catch(() => undefined);
+    console.error(errorLine(error, advice));
     process.exitCode = error instanceof UsageError ? USAGE_EXIT : 1;
   }
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { duration, eventId, many, sessionId } from '../arguments.js';
+import { durationOption, eventId, many, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { out, toJson } from '../format.js';
 
@@ -22,7 +22,7 @@ export function registerAck(program: Command): void {
     .description('return events to the queue, to be delivered again after --delay')
     .argument('<session>', 'session id', sessionId)
     .argument('<id...>', 'event ids', many(eventId))
-    .option('--delay <duration>', 'deliver again after this long (default: now)', duration, 0)
+    .addOption(durationOption('--delay <duration>', 'deliver again after this long', 0, 'now'))
     .option('--error <text>', 'kept as the events\' last_error')
     .action(async (id: string, ids: string[], options: { delay: number; error?: string }, command: Command) => {
       await withContext(command, async ({ aq, json }) => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Session } from '../../index.js';
-import { duration, positiveInt, sessionId } from '../arguments.js';
+import { durationOption, positiveInt, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { printEvent } from '../events.js';
 import { out, paint } from '../format.js';
@@ -42,7 +42,7 @@ export function registerDrain(program: Command): void {
     .argument('<session>', 'session id', sessionId)
     .option('--max <n>', 'print at most n events', positiveInt)
     .option('--ack', 'acknowledge what was printed (leases deliverable events, prints, acks); without it nothing changes')
-    .option('--lease <duration>', 'with --ack: lease per batch', duration, 30_000)
+    .addOption(durationOption('--lease <duration>', 'with --ack: lease per batch', 30_000))
     .addHelpText('after', `
 Without --ack, drain only reads (event.peek): every queued event is printed, leased ones included,
 and stays pending with its attempts unchanged. With --ack it consumes like any consumer: deliverable

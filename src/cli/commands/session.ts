@@ -3,6 +3,7 @@ import type { SessionSummary } from '../../index.js';
 import { deliveryOrder, duration, positiveInt, sessionId } from '../arguments.js';
 import { withContext } from '../context.js';
 import { formatDuration, formatTime, out, paint, printFields, printTable, toJson } from '../format.js';
+import { formatKey, quoteIdent } from '../quote.js';
 
 function overflowText(s: { overflowedAt: Date | null; overflowEventId: string | null; eventsDropped: number }): string {
   return s.overflowedAt ? paint(`overflowed ${formatTime(s.overflowedAt)} (event #${s.overflowEventId}, ≥${s.eventsDropped} dropped; run session_resume)`, 'red') : 'no';
@@ -70,7 +71,7 @@ export function registerSession(program: Command): void {
         if (s.subscriptions.length === 0) return;
         out('');
         printTable(['SUBSCRIPTION', 'KIND', 'TABLE', 'KEY', 'COLUMN'],
-          s.subscriptions.map((sub) => [sub.id, sub.kind, sub.table, sub.key ? sub.key.join(',') : '', sub.column ?? '']));
+          s.subscriptions.map((sub) => [sub.id, sub.kind, sub.table, sub.key ? formatKey(sub.key) : '', sub.column === null ? '' : quoteIdent(sub.column)]));
       });
     });
 

@@ -9,28 +9,28 @@ type Subscribe = (session: Session) => Promise<string>;
 /** The grains: the arguments each takes after the session, and the call. */
 const GRAINS: Record<string, { args: string; parse(args: string[]): Subscribe }> = {
   table: {
-    args: '<schema.table>',
+    args: '<[schema.]table>',
     parse([table]) {
       const t = tableName(table!);
       return (s) => s.subscribeTable(t);
     },
   },
   row: {
-    args: '<schema.table> <pk>',
+    args: '<[schema.]table> <pk>',
     parse([table, key]) {
       const [t, k] = [tableName(table!), rowKey(key!)];
       return (s) => s.subscribeRow(t, k);
     },
   },
   field: {
-    args: '<schema.table> <pk> <column>',
+    args: '<[schema.]table> <pk> <column>',
     parse([table, key, column]) {
       const [t, k, c] = [tableName(table!), rowKey(key!), columnName(column!)] as const;
       return (s) => s.subscribeField(t, k, c);
     },
   },
   column: {
-    args: '<schema.table> <column>',
+    args: '<[schema.]table> <column>',
     parse([table, column]) {
       const [t, c] = [tableName(table!), columnName(column!)];
       return (s) => s.subscribeColumn(t, c);
@@ -52,6 +52,8 @@ export function registerSubscribe(program: Command): void {
 Forms:
 ${FORMS}
 
+<[schema.]table> is read as PostgreSQL reads a table name: without a schema it is looked up through the
+connection's search_path; unquoted names fold to lower case; quote the others: '"My Schema"."Order"'.
 <pk> is the primary key value. A composite key is its values in key order, separated by commas;
 put a value that contains a comma or a double quote in double quotes, doubling quotes inside:
   7,1      "a,b",2      "say ""hi"""`)

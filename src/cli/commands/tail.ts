@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { AqeventError, Session } from '../../index.js';
-import { duration, sessionId, UsageError } from '../arguments.js';
+import { duration, durationOption, sessionId, UsageError } from '../arguments.js';
 import { withContext } from '../context.js';
 import { printEvent } from '../events.js';
 
@@ -52,7 +52,7 @@ export function registerTail(program: Command): void {
     .argument('<session>', 'session id', sessionId)
     .option('--ack', 'acknowledge each printed event (consume); without it, tail only reads')
     .option('--since <duration>', 'only events newer than now minus this (by event timestamp); older ones are not printed and stay queued', duration)
-    .option('--lease <duration>', 'with --ack: lease per batch', duration, 30_000)
+    .addOption(durationOption('--lease <duration>', 'with --ack: lease per batch', 30_000))
     .addHelpText('after', `
 Without --ack, tail only reads (session.follow: event.peek, woken by LISTEN): it takes no lease, counts no attempt,
 and every event stays pending for the session's consumers. With --ack it is a consumer: events are
