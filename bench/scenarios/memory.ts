@@ -49,8 +49,8 @@ export const memory: Scenario = {
   title: 'Memory and bloat (consumer draining 1,000,000 events)',
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const { pool } = ctx.db;
-    const events = ctx.quick ? 20_000 : 1_000_000;
-    const chunk = ctx.quick ? 10_000 : 100_000;
+    const events = ctx.quick ? 10_000 : 1_000_000;
+    const chunk = ctx.quick ? 5_000 : 100_000;
     const { rows: [settings] } = await pool.query<{ autovacuum: string; naptime: string }>(
       "SELECT current_setting('autovacuum') AS autovacuum, current_setting('autovacuum_naptime') AS naptime");
     await createItemTable(pool, TABLE);

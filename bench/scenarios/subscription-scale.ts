@@ -42,7 +42,7 @@ export const subscriptionScale: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const { pool } = ctx.db;
     const sessions = ctx.quick ? 10 : 100;
-    const perSession = 100;
+    const perSession = ctx.quick ? 10 : 100;
     const subscriptions = sessions * perSession;
     const tableRows = subscriptions * 2;
     const unsubscribedRow = subscriptions + 1 + Math.floor(subscriptions / 2);
