@@ -3,8 +3,8 @@
  * table, the change log emptied and freshly vacuumed, and no ANALYZE of
  * anything since: two writers on new connections (their plans made now,
  * under those statistics) run single-row INSERTs for 2 minutes (in
- * --quick: 100 sessions, 4 s) in slices, alternating between a table without capture and the
- * captured one, while the log grows under its stale statistics. Then
+ * --quick: 100 sessions, 4 s) in slices, alternating between a table
+ * without capture and the captured one, while the log grows under its stale statistics. Then
  * ANALYZE, new connections, and the same for a shorter time with fresh
  * statistics. The figure: the captured/plain tps ratio of the second half
  * of the stale run (where plans gone bad would show), over the ratio with
