@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmark suite of issue #6 (not part of npm test).
+ * `npm run bench`: the benchmark suite of issue #13 (not part of npm test).
  *
  *   npm run bench                    full run, writes bench/results.json
  *   npm run bench -- --quick         smoke run (CI): small sizes, one repetition
@@ -13,12 +13,14 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { bigUpdate } from './scenarios/big-update.js';
 import { bulk } from './scenarios/bulk.js';
 import { drain } from './scenarios/drain.js';
-import { fanout } from './scenarios/fanout.js';
 import { latency } from './scenarios/latency.js';
 import { memory } from './scenarios/memory.js';
+import { pgbenchTpcb } from './scenarios/pgbench.js';
 import { singleRow } from './scenarios/single-row.js';
+import { staleStats } from './scenarios/stale-stats.js';
 import { subscriptionScale } from './scenarios/subscription-scale.js';
 import { createBenchDatabase } from './support/database.js';
 import { machineInfo } from './support/machine.js';
@@ -26,7 +28,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, drain, latency, memory];
+const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory];
 
 function options(): { quick: boolean; only: Set<string> | null } {
   const { values } = parseArgs({

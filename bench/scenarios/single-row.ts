@@ -1,95 +1,104 @@
 /**
- * Issue #6 part 1: single-row writes. Two connections, each running
- * single-row INSERTs, every one its own (autocommit) transaction, for a
- * fixed time: a plain table against the same table with one table
- * subscription. Phases alternate plain/subscribed, repeated; the figure is
- * the median of the per-pair ratios of transactions per second.
+ * Single-row writes. Two connections, each a loop of single-row INSERTs,
+ * every one its own (autocommit) transaction, for a fixed time, on tables
+ * of one shape: without capture, with the no-op floor, with the one-append
+ * floor (support/floors.ts), captured with one session subscribed, captured
+ * with 100 sessions subscribed, and captured with one session while a
+ * reader is registered in event.listener (so every commit NOTIFYs). Every
+ * round runs each once, the order rotated; figures are medians of the
+ * per-round ratios of transactions per second.
  */
 import type pg from 'pg';
-import { fmt, type ScenarioOutcome } from '../support/results.js';
+import { addFloorTriggers, resetFloorLog } from '../support/floors.js';
+import { fmt, fmtX, reportRow, type ResultRow, type ScenarioOutcome } from '../support/results.js';
 import type { BenchContext, Scenario } from '../support/scenario.js';
-import { createItemTable, INSERT_ONE_SQL, subscribeSessions } from '../support/tables.js';
-import { interleaved } from '../support/timing.js';
+import { createItemTable, resetEvents, subscribeSessions } from '../support/tables.js';
+import { median, pairRatio, rotated } from '../support/timing.js';
+import { insertPhase } from '../support/writers.js';
 
-const TARGET = 0.9;
+const VS_PLAIN = 0.85;
+const VS_APPEND = 0.95;
+const SESSIONS_100_VS_1 = 1.05;
 const WRITERS = 2;
 
-/** Transactions per second of WRITERS clients inserting into bench.<table> for `seconds`. */
-async function phase(clients: pg.Client[], table: string, seconds: number, nextId: () => number): Promise<number> {
-  const deadline = Date.now() + seconds * 1000;
-  const counts = await Promise.all(clients.map(async (client) => {
-    let n = 0;
-    const query = { name: `insert_${table}`, text: INSERT_ONE_SQL(table), values: [0] as unknown[] };
-    while (Date.now() < deadline) {
-      query.values = [nextId()];
-      await client.query(query);
-      n++;
-    }
-    return n;
-  }));
-  return counts.reduce((a, b) => a + b, 0) / seconds;
+const TABLES = { plain: 'sr_plain', noop: 'sr_noop', append: 'sr_append', one: 'sr_one', hundred: 'sr_hundred' } as const;
+
+/** A connection parked in LISTEN aqevent and registered, as the library's readers are, for `fn`. */
+async function withListener<T>(client: pg.Client, fn: () => Promise<T>): Promise<T> {
+  await client.query('LISTEN aqevent');
+  await client.query('SELECT event.listener_register()');
+  try {
+    return await fn();
+  } finally {
+    await client.query('SELECT event.listener_unregister()');
+    await client.query('UNLISTEN *');
+  }
 }
 
 export const singleRow: Scenario = {
   name: 'single-row',
-  title: 'Single-row writes (2 connections, one transaction each)',
+  title: 'Single-row INSERTs (2 connections, one transaction each) beside the floors',
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const { pool } = ctx.db;
-    const seconds = ctx.quick ? 1 : 3;
-    const repeats = ctx.quick ? 1 : 5;
-    await createItemTable(pool, 'single_plain');
-    await createItemTable(pool, 'single_sub');
-    await subscribeSessions(pool, 'single_sub', 1);
+    const seconds = ctx.quick ? 0.5 : 3;
+    const rounds = ctx.quick ? 1 : 5;
+    for (const table of Object.values(TABLES)) await createItemTable(pool, table);
+    await addFloorTriggers(pool, TABLES.noop, 'noop');
+    await addFloorTriggers(pool, TABLES.append, 'append');
+    await subscribeSessions(pool, TABLES.one, 1);
+    await subscribeSessions(pool, TABLES.hundred, 100);
+    await pool.query('DELETE FROM event.listener'); // no reader parked but the one made below
     const clients = await Promise.all(Array.from({ length: WRITERS }, () => ctx.db.client()));
-    let id = 0;
-    const nextId = () => ++id;
+    const listener = await ctx.db.client();
     try {
-      // Warm both: connections, prepared statements, plan caches.
-      await phase(clients, 'single_plain', 0.3, nextId);
-      await phase(clients, 'single_sub', 0.3, nextId);
-      // interleaved() takes costs (lower is better): use seconds per transaction.
-      const r = await interleaved(repeats,
-        async () => 1 / (await phase(clients, 'single_plain', seconds, nextId)),
-        async () => 1 / (await phase(clients, 'single_sub', seconds, nextId)));
-      const plainTps = 1 / r.baseline;
-      const subTps = 1 / r.subject;
-      const ratio = 1 / r.ratio;
-      ctx.log(`single-row: plain ${fmt(plainTps, 0)} tps, subscribed ${fmt(subTps, 0)} tps`);
-      // What NOTIFY costs here: the same, with event._notify (every
-      // notification goes through it, sql/061) a no-op in this throw-away
-      // database (the transaction then takes no cluster-wide notify lock at
-      // commit), then restored.
-      const notify = 'event._notify(text, text)';
-      const { rows: [original] } = await pool.query<{ sql: string }>(`SELECT pg_get_functiondef('${notify}'::regprocedure) AS sql`);
-      await pool.query(`CREATE OR REPLACE FUNCTION event._notify(channel text, payload text) RETURNS void
-                        LANGUAGE sql AS 'SELECT'`);
-      let quiet;
-      try {
-        quiet = await interleaved(Math.max(1, Math.ceil(repeats / 2)),
-          async () => 1 / (await phase(clients, 'single_plain', seconds, nextId)),
-          async () => 1 / (await phase(clients, 'single_sub', seconds, nextId)));
-      } finally {
-        await pool.query(original!.sql);
-      }
-      const quietRatio = 1 / quiet.ratio;
+      const phase = (table: string) => () => insertPhase(clients, table, seconds);
+      for (const table of Object.values(TABLES)) await insertPhase(clients, table, 0.3); // warm plans and caches
+      const tps = await rotated(rounds, {
+        plain: phase(TABLES.plain),
+        noop: phase(TABLES.noop),
+        append: phase(TABLES.append),
+        one: phase(TABLES.one),
+        hundred: phase(TABLES.hundred),
+        listening: () => withListener(listener, phase(TABLES.one)),
+      });
+      await resetEvents(pool);
+      await resetFloorLog(pool);
+      const r = {
+        noop: pairRatio(tps.noop, tps.plain),
+        append: pairRatio(tps.append, tps.plain),
+        one: pairRatio(tps.one, tps.plain),
+        vsAppend: pairRatio(tps.one, tps.append),
+        hundredVsOne: pairRatio(tps.one, tps.hundred), // cost ratio: time per INSERT at 100 / at 1
+        listening: pairRatio(tps.listening, tps.plain),
+      };
+      const m = (k: keyof typeof tps) => fmt(median(tps[k]), 0);
+      ctx.log(`single-row tps: plain ${m('plain')}, no-op ${m('noop')}, one-append ${m('append')}, captured ${m('one')}, ` +
+              `100 sessions ${m('hundred')}, with a listener ${m('listening')}`);
+      const floors = `no-op ${fmtX(r.noop)}, one-append ${fmtX(r.append)}`;
+      const rows: ResultRow[] = [
+        { scenario: 'single-row', measure: `${WRITERS} writers, INSERT per transaction, tps, vs no capture`,
+          baseline: m('plain'), subject: m('one'), value: fmtX(r.one), floor: floors,
+          target: `>= ${VS_PLAIN}x`, met: r.one >= VS_PLAIN },
+        { scenario: 'single-row', measure: 'the same, vs the one-append floor',
+          baseline: m('append'), subject: m('one'), value: fmtX(r.vsAppend), floor: `one-append ${fmtX(r.append)} of no capture`,
+          target: `>= ${VS_APPEND}x`, met: r.vsAppend >= VS_APPEND },
+        { scenario: 'single-row', measure: '100 sessions subscribed vs 1, time per INSERT',
+          baseline: m('one'), subject: m('hundred'), value: fmtX(r.hundredVsOne), floor: '-',
+          target: `<= ${SESSIONS_100_VS_1}x`, met: r.hundredVsOne <= SESSIONS_100_VS_1 },
+        { ...reportRow('single-row', 'captured, a reader registered in event.listener (NOTIFY per commit), vs no capture',
+                       m('plain'), m('listening'), fmtX(r.listening)), floor: floors },
+      ];
       return {
-        rows: [{
-          scenario: 'single-row', measure: `${WRITERS} writers, INSERT per transaction, tps`,
-          baseline: fmt(plainTps, 0), subject: fmt(subTps, 0), value: `${fmt(ratio)}x`,
-          target: `>= ${TARGET}x`, met: ratio >= TARGET,
-        }, {
-          scenario: 'single-row', measure: 'the same without notifications',
-          baseline: fmt(1 / quiet.baseline, 0), subject: fmt(1 / quiet.subject, 0), value: `${fmt(quietRatio)}x`,
-          target: 'report', met: null,
-        }],
-        results: { single_row_tps_ratio: ratio },
-        details: { seconds, repeats, writers: WRITERS,
-                   plain_tps: r.baselines.map((x) => 1 / x), subscribed_tps: r.subjects.map((x) => 1 / x),
-                   without_notify: { ratio: quietRatio, plain_tps: quiet.baselines.map((x) => 1 / x),
-                                     subscribed_tps: quiet.subjects.map((x) => 1 / x) } },
+        rows,
+        results: {
+          single_row_tps_ratio: r.one, single_row_vs_append_floor: r.vsAppend,
+          single_row_noop_floor_ratio: r.noop, single_row_append_floor_ratio: r.append,
+          single_row_100_vs_1_sessions: r.hundredVsOne, single_row_listening_ratio: r.listening,
+        },
+        details: { seconds, rounds, writers: WRITERS, tps, ratios: r },
       };
     } finally {
-      await Promise.all(clients.map((c) => c.end()));
+      await Promise.all([...clients, listener].map((c) => c.end()));
     }
   },
 };

@@ -17,6 +17,8 @@ export interface BenchDatabase {
   clientConfig: pg.ClientConfig;
   /** A new, unpooled client on the bench database (one per writer). */
   client(): Promise<pg.Client>;
+  /** Another throw-away database on the same server, migrated the same way (dropped by its own drop()). */
+  sibling(suffix: string): Promise<BenchDatabase>;
   drop(): Promise<void>;
 }
 
@@ -38,9 +40,7 @@ async function withAdmin<T>(resolved: ResolvedConnection, fn: (client: pg.Client
   }
 }
 
-export async function createBenchDatabase(): Promise<BenchDatabase> {
-  const resolved = await resolveConnection();
-  const name = `aqevent_bench_${process.pid}_${Date.now().toString(36)}`;
+async function createDatabase(resolved: ResolvedConnection, name: string): Promise<BenchDatabase> {
   await withAdmin(resolved, (admin) => admin.query(`CREATE DATABASE "${name}"`));
   const config = onDatabase(resolved, name);
   const pool = createPool({ clientConfig: config, description: resolved.description }, 4);
@@ -62,9 +62,15 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
       await client.connect();
       return client;
     },
+    sibling: (suffix) => createDatabase(resolved, `${name}_${suffix}`),
     async drop() {
       await pool.end();
       await withAdmin(resolved, (admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
+}
+
+export async function createBenchDatabase(): Promise<BenchDatabase> {
+  const resolved = await resolveConnection();
+  return createDatabase(resolved, `aqevent_bench_${process.pid}_${Date.now().toString(36)}`);
 }

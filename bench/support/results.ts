@@ -1,14 +1,21 @@
 /** What a scenario reports: rows for the printed table and keys for results.json. */
 
-/** The keys of bench/results.json (issue #6). null: not measured in this run. */
+/** The keys of bench/results.json (issue #13's table). null: not measured in this run. */
 export interface ResultKeys {
   single_row_tps_ratio: number | null;
+  single_row_vs_append_floor: number | null;
+  single_row_noop_floor_ratio: number | null;
+  single_row_append_floor_ratio: number | null;
+  single_row_100_vs_1_sessions: number | null;
+  single_row_listening_ratio: number | null;
+  pgbench_1_session_ratio: number | null;
+  pgbench_10_sessions_ratio: number | null;
   bulk_insert_ratio: number | null;
   bulk_update_ratio: number | null;
   bulk_delete_ratio: number | null;
-  bulk_floor_ratio: number | null;
+  bulk_noop_floor_ratio: Record<string, number> | null;
+  bulk_append_floor_ratio: Record<string, number> | null;
   row_subs_10k_ratio: number | null;
-  fanout_ns_per_event: Record<string, number> | null;
   drain_events_per_s: number | null;
   pgboss_events_per_s: number | null;
   drain_vs_pgboss_ratio: number | null;
@@ -16,16 +23,26 @@ export interface ResultKeys {
   latency_p99_ms: number | null;
   consumer_rss_mb: number | null;
   queue_bytes_after_1m: number | null;
+  update_1m_time_ratio: number | null;
+  update_1m_backend_peak_rss_ratio: number | null;
+  stale_stats_ratio_of_ratios: number | null;
 }
 
 export const EMPTY_RESULTS: ResultKeys = {
   single_row_tps_ratio: null,
+  single_row_vs_append_floor: null,
+  single_row_noop_floor_ratio: null,
+  single_row_append_floor_ratio: null,
+  single_row_100_vs_1_sessions: null,
+  single_row_listening_ratio: null,
+  pgbench_1_session_ratio: null,
+  pgbench_10_sessions_ratio: null,
   bulk_insert_ratio: null,
   bulk_update_ratio: null,
   bulk_delete_ratio: null,
-  bulk_floor_ratio: null,
+  bulk_noop_floor_ratio: null,
+  bulk_append_floor_ratio: null,
   row_subs_10k_ratio: null,
-  fanout_ns_per_event: null,
   drain_events_per_s: null,
   pgboss_events_per_s: null,
   drain_vs_pgboss_ratio: null,
@@ -33,6 +50,9 @@ export const EMPTY_RESULTS: ResultKeys = {
   latency_p99_ms: null,
   consumer_rss_mb: null,
   queue_bytes_after_1m: null,
+  update_1m_time_ratio: null,
+  update_1m_backend_peak_rss_ratio: null,
+  stale_stats_ratio_of_ratios: null,
 };
 
 /** One line of the printed table. */
@@ -41,8 +61,10 @@ export interface ResultRow {
   measure: string;
   baseline: string;
   subject: string;
-  /** subject / baseline, or another headline figure; null when none. */
+  /** subject / baseline, or another headline figure; '-' when none. */
   value: string;
+  /** The floors measured in the same run, as the same ratio; '-' when none apply. */
+  floor: string;
   target: string;
   /** true / false against the target; null when there is no target or it was not measured. */
   met: boolean | null;
@@ -57,9 +79,16 @@ export interface ScenarioOutcome {
   pending?: string;
 }
 
+/** A row with no floor and no target: a figure reported for context. */
+export function reportRow(scenario: string, measure: string, baseline: string, subject: string, value = '-'): ResultRow {
+  return { scenario, measure, baseline, subject, value, floor: '-', target: 'report', met: null };
+}
+
 export function fmt(value: number, digits = 2): string {
   return value.toFixed(digits);
 }
+
+export const fmtX = (ratio: number) => `${fmt(ratio)}x`;
 
 export function fmtMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;

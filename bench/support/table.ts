@@ -1,7 +1,7 @@
 /** The readable table printed on stdout. */
 import type { ResultRow } from './results.js';
 
-const HEADERS = ['scenario', 'measure', 'baseline', 'subject', 'value', 'target', 'met'] as const;
+const HEADERS = ['scenario', 'measure', 'baseline', 'subject', 'value', 'floor', 'target', 'met'] as const;
 
 function cell(row: ResultRow, header: (typeof HEADERS)[number]): string {
   if (header === 'met') return row.met === null ? '-' : row.met ? 'yes' : 'MISSED';

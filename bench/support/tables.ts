@@ -3,7 +3,7 @@
  *
  * One shape for every scenario: a typical application table with a bigint
  * key, six columns of common types and one secondary index. Baseline and
- * subject are always two tables of this same shape in the same database.
+ * subject are always tables of this same shape in the same database.
  */
 import type pg from 'pg';
 
@@ -31,57 +31,48 @@ export const INSERT_ONE_SQL = (name: string) =>
   `INSERT INTO bench.${name} (id, account_id, title, quantity, price, updated_at)
    SELECT k, k % 1000, 'item number ' || k, k % 100, (k % 100000) / 100.0, now() FROM (SELECT $1::bigint AS k) v`;
 
-/** Creates `sessions` sessions, each with a table subscription to bench.<name>. */
-export async function subscribeSessions(pool: pg.Pool, name: string, sessions: number): Promise<void> {
+/** Creates `sessions` sessions, each with a table subscription to schema.name; returns their ids. */
+export async function subscribeSessions(pool: pg.Pool, name: string, sessions: number, schema = 'bench'): Promise<string[]> {
   // Volatile calls in the select list run once per row: one new session each.
-  const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(DISTINCT event.subscribe_table(event.session_create(), meta.relation_id('bench', $2)))::int AS n
-     FROM generate_series(1, $1)`,
-    [sessions, name],
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH s AS MATERIALIZED (SELECT event.session_create() AS id FROM generate_series(1, $1))
+     SELECT s.id FROM s, LATERAL event.subscribe_table(s.id, meta.relation_id($3, $2)) AS sub`,
+    [sessions, name, schema],
   );
-  if (rows[0]!.n !== sessions) throw new Error(`expected ${sessions} subscriptions on bench.${name}, made ${rows[0]!.n}`);
+  if (rows.length !== sessions) throw new Error(`expected ${sessions} subscriptions on ${schema}.${name}, made ${rows.length}`);
+  return rows.map((r) => r.id);
 }
-
-/** Empties the queue and the captured chunks between repetitions, so every repetition starts alike. */
-export async function resetQueue(pool: pg.Pool): Promise<void> {
-  await pool.query('TRUNCATE event.queue, event.capture');
-}
-
-/** Pending events of a session: its queue rows and its captured rows not yet fetched. */
-export async function pendingCount(pool: pg.Pool, sessionId: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(
-    `SELECT (SELECT count(*) FROM event.queue WHERE session_id = $1)
-            + (SELECT coalesce(sum(row_count - next_row), 0) FROM event.capture WHERE session_id = $1) AS n`, [sessionId]);
-  return Number(rows[0]!.n);
-}
-
-/**
- * The captured events as the queue rows a fetch would make of them
- * (sql/060 event._explode), without changing anything: what the floors copy.
- */
-export const CAPTURED_EVENTS_SQL =
-  'SELECT e.* FROM event.capture c CROSS JOIN LATERAL event._explode(c, c.next_row, c.row_count) e';
 
 /** A new session with a table subscription to bench.<name>; returns the session id. */
 export async function subscribedSession(pool: pg.Pool, name: string): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>(
-    `WITH s AS MATERIALIZED (SELECT event.session_create() AS id)
-     SELECT s.id FROM s, LATERAL event.subscribe_table(s.id, meta.relation_id('bench', $1)) AS sub`, [name]);
-  return rows[0]!.id;
+  return (await subscribeSessions(pool, name, 1))[0]!;
+}
+
+/**
+ * Empties the change log and every inbox between repetitions, so that every
+ * repetition starts alike (the bench database is its own: no one else reads).
+ * Sessions' pending counters follow their inboxes.
+ */
+export async function resetEvents(pool: pg.Pool): Promise<void> {
+  await pool.query('TRUNCATE event.change, event.inbox');
+  await pool.query('UPDATE event.session SET pending = 0 WHERE pending <> 0');
+}
+
+/**
+ * Events of a session not yet acknowledged: its inbox rows plus the change
+ * log rows its reader has not collected yet (committed after its cursor).
+ * Counts log rows of every table, so use it with one captured table.
+ */
+export async function pendingCount(pool: pg.Pool, sessionId: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM event.inbox q WHERE q.session_id = s.id)
+            + (SELECT count(*) FROM event.change c
+               WHERE c.xid >= pg_snapshot_xmin(s.cursor) AND NOT pg_visible_in_snapshot(c.xid, s.cursor)) AS n
+     FROM event.session s WHERE s.id = $1`, [sessionId]);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** One row with this id (0: the consumers' warm-up, < 0: their sentinel; see bench/fixtures/consumer.mjs). */
 export async function insertMarker(pool: pg.Pool, name: string, id: number): Promise<void> {
   await pool.query(INSERT_ONE_SQL(name), [id]);
 }
-
-/**
- * The columns of a queue row (sql/050_queue_compact_storage): what the floor
- * measurements copy, so that they write the rows a fetch makes of captured
- * events (and that capture itself wrote before sql/060).
- */
-export const QUEUE_STORAGE_COLUMNS = [
-  'id', 'session_id', 'subscription_id', 'event', 'operation', 'subscription_type',
-  'relation_schema', 'relation_name', 'pk_columns', 'pk_values', 'column_name',
-  'payload', 'old_value', 'transaction_id',
-].join(', ');

@@ -45,3 +45,29 @@ export async function interleaved(
   const ratios = subjects.map((s, i) => s / baselines[i]!);
   return { baseline: median(baselines), subject: median(subjects), ratio: median(ratios), baselines, subjects };
 }
+
+/**
+ * Runs every variant once per round, `rounds` times, the order rotated by
+ * one each round (A B C, B C A, C A B, …) so that drift on a shared machine
+ * hits all alike. Returns each variant's figures, one per round, in round
+ * order: compare variants round by round (pairRatio).
+ */
+export async function rotated<K extends string>(
+  rounds: number,
+  variants: Record<K, () => Promise<number>>,
+): Promise<Record<K, number[]>> {
+  const names = Object.keys(variants) as K[];
+  const out = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(round + i) % names.length]!;
+      out[name].push(await variants[name]());
+    }
+  }
+  return out;
+}
+
+/** The median of the per-round ratios subject / baseline. */
+export function pairRatio(subject: readonly number[], baseline: readonly number[]): number {
+  return median(subject.map((s, i) => s / baseline[i]!));
+}
