@@ -140,7 +140,12 @@ class Bridge {
           throw new AqeventError('database', `bridge: pg-boss accepted ${present} of ${jobs.length} jobs in queue "${queue}" `
             + '(does the queue exist, with the standard policy?); nothing was moved');
         }
-        await client.query('SELECT event.ack($1, $2::bigint[])', [sessionId, rows.map((row) => row.id)]);
+        const acked = (await client.query<{ n: number }>('SELECT event.ack($1, $2::bigint[]) AS n',
+          [sessionId, rows.map((row) => row.id)])).rows[0]!.n;
+        // Jobs commit only together with the acks of all their events.
+        if (acked !== rows.length) {
+          throw new AqeventError('database', `bridge: acknowledged ${acked} of ${rows.length} events of session ${sessionId}; nothing was moved`);
+        }
       }
       await client.query('COMMIT');
       this.moved += rows.length;
