@@ -1,0 +1,56 @@
+// The forwarder (a real CLI subprocess) killed with SIGKILL twelve times
+// while it forwards 3,000 events into JetStream (the shared nats-server on
+// 127.0.0.1:4222, a stream of this test's own): the stream then holds each
+// event exactly once, each row's events in order, and the session is empty.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { assertExactlyOnce, remaining, rowsWithHistory, startForwarder, stopForwarder, untilRemaining } from './support/forward.js';
+import { deleteStream, readStream, SHARED_NATS } from './support/nats.js';
+
+const STREAM = `AQTEST_KILL_${randomBytes(4).toString('hex')}`;
+const ROWS = 300;
+const CHANGES = 10;
+const KILLS = 12;
+// A killed forwarder's leases block the (strict) session until they end: short, but several renewals long.
+const FORWARD_ARGS = ['--lease', '2s', '--batch', '25', '--max-in-flight', '25'];
+
+let db: TestDatabase;
+before(async () => {
+  db = await createTestDatabase();
+});
+after(async () => {
+  await deleteStream(SHARED_NATS, STREAM);
+  await db.drop();
+});
+
+test('3,000 events through 12 SIGKILLs of the forwarder: each exactly once in the stream, rows in order, nothing left', async (t) => {
+  const { sessionId, ids } = await rowsWithHistory(db, 'kill_work', ROWS, CHANGES);
+  const total = ids.length;
+  for (let kill = 1; kill <= KILLS; kill++) {
+    const forwarder = startForwarder(db, sessionId, SHARED_NATS, STREAM, FORWARD_ARGS);
+    // Kill points spread over the run: after a further share of the events is forwarded, plus a random moment.
+    const target = Math.round((total * kill) / (KILLS + 2));
+    await untilRemaining(db, sessionId, total - target, forwarder);
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 50));
+    forwarder.child.kill('SIGKILL');
+    const { signal } = await forwarder.exited;
+    assert.equal(signal, 'SIGKILL', `kill ${kill} landed while the forwarder ran: ${forwarder.stderr()}`);
+    t.diagnostic(`kill ${kill}: ${total - (await remaining(db, sessionId))} of ${total} events acknowledged`);
+  }
+  const left = await remaining(db, sessionId);
+  assert.ok(left > 0, 'the last kill came while events were left');
+
+  const last = startForwarder(db, sessionId, SHARED_NATS, STREAM, FORWARD_ARGS);
+  await untilRemaining(db, sessionId, 0, last);
+  await stopForwarder(last);
+
+  const messages = await readStream(SHARED_NATS, STREAM);
+  const counts = assertExactlyOnce(messages, sessionId, ids);
+  assert.equal(counts.messages, total);
+  assert.equal(counts.rows, ROWS);
+  assert.equal(await remaining(db, sessionId), 0, 'nothing is left in the session');
+  t.diagnostic(`${KILLS} kills: ${counts.messages} messages, ${counts.distinctMessageIds} distinct message ids, `
+    + `${counts.distinctEvents} distinct events of ${total}, ${counts.rows} rows in order, ${left} events were left at the last kill`);
+});
