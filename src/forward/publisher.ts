@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type JetStreamClient, JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import { AuthorizationError, InvalidArgumentError, InvalidSubjectError, PermissionViolationError } from '@nats-io/transport-node';
 import { Backoff, describe, pause } from './nats-connection.js';
@@ -32,6 +33,7 @@ export class Publisher {
 
   /** The PubAck, or a rejection: a permanent refusal, or signal aborted before a PubAck came. */
   async publish(subject: string, data: Uint8Array, msgID: string, signal: AbortSignal): Promise<PubAck> {
+    setMaxListeners(0, signal); // every publish waiting out an outage listens to it
     const backoff = new Backoff(this.maxDelayMs);
     for (;;) {
       try {
