@@ -16,6 +16,13 @@ export interface ResultKeys {
   latency_p99_ms: number | null;
   consumer_rss_mb: number | null;
   queue_bytes_after_1m: number | null;
+  /** '<order>_<processes>' → events/s handled by that many Worker processes on one session. */
+  worker_processes_events_per_s: Record<string, number> | null;
+  /** '<order>_<processes>' → CPU µs of the workers' PostgreSQL backends per event (null: server not on this machine). */
+  worker_db_cpu_us_per_event: Record<string, number | null> | null;
+  forward_events_per_s: number | null;
+  raw_jetstream_events_per_s: number | null;
+  forward_vs_raw_ratio: number | null;
 }
 
 export const EMPTY_RESULTS: ResultKeys = {
@@ -33,6 +40,11 @@ export const EMPTY_RESULTS: ResultKeys = {
   latency_p99_ms: null,
   consumer_rss_mb: null,
   queue_bytes_after_1m: null,
+  worker_processes_events_per_s: null,
+  worker_db_cpu_us_per_event: null,
+  forward_events_per_s: null,
+  raw_jetstream_events_per_s: null,
+  forward_vs_raw_ratio: null,
 };
 
 /** One line of the printed table. */

@@ -17,8 +17,8 @@ export const forwardOptionsSchema = z.object({
   subject: z.string().min(1).default(DEFAULT_SUBJECT),
   /** Number of {partition} values (hash of the row key modulo this). Default 1. */
   partitions: z.number().int().min(1).max(100_000).default(1),
-  /** Events fetched at a time (1–10000). Default 100. */
-  batch: z.number().int().min(1).max(10_000).default(100),
+  /** Events fetched at a time (1–10000). Default 256: in strict order a batch is all that is in flight. */
+  batch: z.number().int().min(1).max(10_000).default(256),
   /** Publishes awaiting their PubAck at once (1–10000). Default 256. */
   maxInFlight: z.number().int().min(1).max(10_000).default(256),
   /** Lease of fetched events, renewed while they are in hand. Default 30s. */

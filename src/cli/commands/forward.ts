@@ -28,7 +28,7 @@ export function registerForward(program: Command): void {
     .option('--stream <name>', 'JetStream stream (created when missing, with subjects <first token of --subject>.>, e.g. aqevent.>)', 'AQEVENT')
     .option('--subject <template>', 'subject of each event: {schema} {table} {operation} {session} {partition}', DEFAULT_SUBJECT)
     .option('--partitions <n>', 'values of {partition}: hash of the row key modulo n', positiveInt, 1)
-    .option('--batch <n>', 'events fetched at a time (1-10000)', positiveInt, 100)
+    .option('--batch <n>', 'events fetched at a time (1-10000)', positiveInt, 256)
     .option('--max-in-flight <n>', 'publishes awaiting their PubAck at once (1-10000)', positiveInt, 256)
     .option('--lease <duration>', 'lease of fetched events (renewed while in flight)', duration, 30_000)
     .option('--duplicate-window <duration>', 'duplicate window of a stream created here', duration, 120_000)
