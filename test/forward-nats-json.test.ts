@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Aqevent, AqeventError, forwardToNats, parseLosslessJson } from '../src/index.js';
+import { Aqevent, AqeventError, forwardToNats, liveForwarders, parseLosslessJson } from '../src/index.js';
 import { runCli } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { testSubject } from './support/forward.js';
@@ -121,7 +121,7 @@ test('bad options are refused with invalid_argument, naming what is wrong', asyn
   const stream = streamName('OTHER');
   const controller = new AbortController();
   const first = forwardToNats(session, { servers: SHARED_NATS, stream, subject: testSubject(stream), signal: controller.signal });
-  await eventually(async () => ((await runCli(['--database-url', db.url, '--json', 'stats'])).stdout.includes(stream.slice(0, 18)) ? true : undefined), 'the first forwarder');
+  await eventually(async () => ((await liveForwarders(db.pool)).some((f) => f.sessionId === session.id) ? true : undefined), 'the first forwarder', 60_000);
   await refused({ servers: SHARED_NATS, stream, subject: 'elsewhere.{table}' }, new RegExp(`stream "${stream}" does not take subject "elsewhere.x"`));
   controller.abort();
   await first;

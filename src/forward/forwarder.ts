@@ -30,6 +30,7 @@ export function natsMessageId(sessionId: string, eventId: string): string {
 }
 
 const encoder = new TextEncoder();
+const ATTACH_EVERY_MS = 60_000;
 
 /** The session pool's settings, 4 connections, application_name set (in a connection string it would win over the option). */
 function namedPoolOptions(options: pg.PoolConfig, name: string): pg.PoolConfig {
@@ -131,11 +132,14 @@ async function run(
   });
 
   await worker.start();
+  // As the bridge does: a session with a ttl does not expire while a forwarder serves it.
+  const attach = setInterval(() => void session.pool.query('SELECT event.session_attach($1)', [session.id]).catch(() => {}), ATTACH_EVERY_MS);
   const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   if (signal.aborted) await worker.stop();
   try {
     await Promise.race([stopped, worker.wait()]);
   } finally {
+    clearInterval(attach);
     await worker.stop().catch(() => {});
     // Publishes still without a PubAck at the deadline: give their events back now rather than after the lease.
     // If one did land, its replay is a duplicate JetStream drops.
