@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { assertExactlyOnce, remaining, rowsWithHistory, startForwarder, stopForwarder, untilRemaining } from './support/forward.js';
 import { deleteStream, readStream, SHARED_NATS } from './support/nats.js';
+import { eventually } from './support/roles.js';
 
 const STREAM = `AQTEST_KILL_${randomBytes(4).toString('hex')}`;
 const ROWS = 300;
@@ -59,6 +60,8 @@ test('3,000 events through 12 SIGKILLs of the forwarder: each exactly once in th
 
   await untilRemaining(db, sessionId, 0, current);
   await stopForwarder(current);
+  // The last standby may still be starting: a SIGTERM before the CLI handles signals is not a graceful stop.
+  await eventually(async () => (/using stream/.test(standby.stderr()) ? true : undefined), 'the standby forwarder to be up', 60_000);
   await stopForwarder(standby);
 
   const messages = await readStream(SHARED_NATS, STREAM);
