@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { assertExactlyOnce, remaining, rowsWithHistory, startForwarder, stopForwarder, untilRemaining } from './support/forward.js';
+import { assertExactlyOnce, killForwarders, remaining, rowsWithHistory, startForwarder, stopForwarder, untilRemaining } from './support/forward.js';
 import { type OwnNats, readStream, startOwnNats } from './support/nats.js';
 
 const ROWS = 300;
@@ -17,6 +17,7 @@ before(async () => {
   db = await createTestDatabase();
 });
 after(async () => {
+  await killForwarders();
   await nats?.destroy();
   await db.drop();
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { assertExactlyOnce, remaining, rowsWithHistory, startForwarder, stopForwarder, untilRemaining } from './support/forward.js';
+import { assertExactlyOnce, killForwarders, remaining, rowsWithHistory, startForwarder, stopForwarder, untilRemaining } from './support/forward.js';
 import { deleteStream, readStream, SHARED_NATS } from './support/nats.js';
 import { eventually } from './support/roles.js';
 
@@ -28,6 +28,7 @@ before(async () => {
   db = await createTestDatabase();
 });
 after(async () => {
+  await killForwarders();
   await deleteStream(SHARED_NATS, STREAM);
   await db.drop();
 });

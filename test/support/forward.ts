@@ -40,6 +40,18 @@ export function testSubject(stream: string): string {
   return `${stream.toLowerCase()}.{schema}.{table}.{operation}`;
 }
 
+const started: ForwarderProcess[] = [];
+
+/** SIGKILLs every forwarder this file started that still runs (after a failure), before its stream is deleted. */
+export async function killForwarders(): Promise<void> {
+  for (const forwarder of started) {
+    if (forwarder.child.exitCode === null && forwarder.child.signalCode === null) {
+      forwarder.child.kill('SIGKILL');
+      await forwarder.exited;
+    }
+  }
+}
+
 export function startForwarder(db: TestDatabase, sessionId: string, nats: string, stream: string, extra: string[] = []): ForwarderProcess {
   const child = spawn(process.execPath,
     [BIN, '--database-url', db.url, 'forward', sessionId, '--nats', nats, '--stream', stream, '--subject', testSubject(stream), ...extra],
@@ -49,7 +61,9 @@ export function startForwarder(db: TestDatabase, sessionId: string, nats: string
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+  const forwarder = { child, exited, stdout: () => stdout, stderr: () => stderr };
+  started.push(forwarder);
+  return forwarder;
 }
 
 /** Waits until the session holds at most `left` events; fails at once when the forwarder exits. */
