@@ -16,19 +16,22 @@ import { parseArgs } from 'node:util';
 import { bigUpdate } from './scenarios/big-update.js';
 import { bulk } from './scenarios/bulk.js';
 import { drain } from './scenarios/drain.js';
+import { forward } from './scenarios/forward.js';
 import { latency } from './scenarios/latency.js';
 import { memory } from './scenarios/memory.js';
 import { pgbenchTpcb } from './scenarios/pgbench.js';
 import { singleRow } from './scenarios/single-row.js';
 import { staleStats } from './scenarios/stale-stats.js';
 import { subscriptionScale } from './scenarios/subscription-scale.js';
+import { workers } from './scenarios/workers.js';
 import { createBenchDatabase } from './support/database.js';
 import { machineInfo } from './support/machine.js';
 import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/results.js';
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory];
+const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward];
+
 
 function options(): { quick: boolean; only: Set<string> | null } {
   const { values } = parseArgs({

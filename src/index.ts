@@ -28,6 +28,10 @@ export {
 } from './events/schema.js';
 export { bridgeToPgBoss, type BridgeOptions, type BridgeResult } from './bridge/pg-boss-bridge.js';
 export { eventJobId } from './bridge/job-id.js';
+export { forwardToNats, type ForwardResult, natsMessageId } from './forward/forwarder.js';
+export { type ForwardLog, type ForwardOptions } from './forward/options.js';
+export { DEFAULT_SUBJECT, subjectToken } from './forward/subject.js';
+export { type ForwarderInfo, liveForwarders } from './forward/forwarders.js';
 export {
   maintain, type MaintainOptions, type MaintenanceSummary, purge, type PurgeOptions, type PurgeResult, queueSize, type QueueSize,
 } from './maintenance/operations.js';

@@ -14,16 +14,35 @@ before(async () => {
 });
 after(() => db.drop());
 
-const EVENTS = 2000;
+// Enough that five rounds of start, move and kill cannot move them all, even on an idle machine.
+const EVENTS = 6000;
 const QUEUE = 'moved-events';
 
+// Both places are read in one snapshot: a bridge killed just after sending
+// COMMIT leaves a backend that commits after the process is gone, and two
+// separate reads around that commit would see its events in both places.
 async function where(sessionId: string): Promise<{ inSession: Set<string>; inBoss: string[] }> {
-  const session = await db.pool.query<{ id: string }>("SELECT event->>'id' AS id FROM event.pending_event WHERE session_id = $1", [sessionId]);
-  const installed = (await db.pool.query("SELECT to_regclass('pgboss.job') IS NOT NULL AS ok")).rows[0].ok;
-  const boss = installed
-    ? await db.pool.query<{ id: string }>("SELECT data->>'id' AS id FROM pgboss.job WHERE name = $1", [QUEUE])
-    : { rows: [] };
-  return { inSession: new Set(session.rows.map((r) => r.id)), inBoss: boss.rows.map((r) => r.id) };
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const session = await client.query<{ id: string }>("SELECT event->>'id' AS id FROM event.pending_event WHERE session_id = $1", [sessionId]);
+    const installed = (await client.query("SELECT to_regclass('pgboss.job') IS NOT NULL AS ok")).rows[0].ok;
+    const boss = installed
+      ? await client.query<{ id: string }>("SELECT data->>'id' AS id FROM pgboss.job WHERE name = $1", [QUEUE])
+      : { rows: [] };
+    await client.query('COMMIT');
+    return { inSession: new Set(session.rows.map((r) => r.id)), inBoss: boss.rows.map((r) => r.id) };
+  } finally {
+    client.release();
+  }
+}
+
+/** Waits until the killed bridge's backend has ended (committed or rolled back its last move). */
+async function backendGone(appName: string): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName]);
+    return rows[0].n === 0 ? true : undefined;
+  }, `the backend of ${appName} to end`);
 }
 
 async function assertEachOnce(sessionId: string, all: string[], when: string): Promise<number> {
@@ -36,9 +55,9 @@ async function assertEachOnce(sessionId: string, all: string[], when: string): P
   return bossSet.size;
 }
 
-function startBridge(sessionId: string): ChildProcess {
+function startBridge(sessionId: string, appName: string): ChildProcess {
   return spawn(process.execPath, [BIN, '--database-url', db.url, 'bridge', sessionId, '--queue', QUEUE, '--batch-size', '25'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PGAPPNAME: appName } });
 }
 
 test('SIGKILL at random moments loses and duplicates nothing', async (t) => {
@@ -53,7 +72,8 @@ test('SIGKILL at random moments loses and duplicates nothing', async (t) => {
   let moved = 0;
   let kills = 0;
   for (let round = 0; round < 5 && moved < EVENTS; round++) {
-    const child = startBridge(sessionId);
+    const appName = `bridge-sigkill-${round}`;
+    const child = startBridge(sessionId, appName);
     const exited = new Promise((resolve) => child.on('exit', resolve));
     // Kill once it is moving (or, sometimes, while it is still starting).
     if (round > 0) {
@@ -63,6 +83,9 @@ test('SIGKILL at random moments loses and duplicates nothing', async (t) => {
     child.kill('SIGKILL');
     await exited;
     kills++;
+    // Every kill point is checked as it stands, then again once the backend has settled.
+    await assertEachOnce(sessionId, ids, `just after kill ${kills}`);
+    await backendGone(appName);
     moved = await assertEachOnce(sessionId, ids, `after kill ${kills}`);
     t.diagnostic(`kill ${kills}: ${moved} of ${EVENTS} events moved`);
   }

@@ -4,7 +4,7 @@ import type { Aqevent } from '../src/client.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { subscribedTable } from './support/delivery.js';
 import { eventually } from './support/roles.js';
-import { createWorkLog, logged, queueSize, spawnWorker, untilQueueEmpty, type WorkerProcess } from './support/worker.js';
+import { createWorkLog, killRunning, logged, queueSize, spawnWorker, untilQueueEmpty, type WorkerProcess } from './support/worker.js';
 
 let db: TestDatabase;
 const clients: Aqevent[] = [];
@@ -14,7 +14,7 @@ before(async () => {
   await createWorkLog(db.pool);
 });
 after(async () => {
-  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killRunning(children);
   await Promise.all(clients.map((c) => c.close()));
   await db.drop();
 });

@@ -26,6 +26,13 @@ export interface ResultKeys {
   update_1m_time_ratio: number | null;
   update_1m_backend_peak_rss_ratio: number | null;
   stale_stats_ratio_of_ratios: number | null;
+  /** '<order>_<processes>' → events/s handled by that many Worker processes on one session. */
+  worker_processes_events_per_s: Record<string, number> | null;
+  /** '<order>_<processes>' → CPU µs of the workers' PostgreSQL backends per event (null: server not on this machine). */
+  worker_db_cpu_us_per_event: Record<string, number | null> | null;
+  forward_events_per_s: number | null;
+  raw_jetstream_events_per_s: number | null;
+  forward_vs_raw_ratio: number | null;
 }
 
 export const EMPTY_RESULTS: ResultKeys = {
@@ -53,6 +60,11 @@ export const EMPTY_RESULTS: ResultKeys = {
   update_1m_time_ratio: null,
   update_1m_backend_peak_rss_ratio: null,
   stale_stats_ratio_of_ratios: null,
+  worker_processes_events_per_s: null,
+  worker_db_cpu_us_per_event: null,
+  forward_events_per_s: null,
+  raw_jetstream_events_per_s: null,
+  forward_vs_raw_ratio: null,
 };
 
 /** One line of the printed table. */

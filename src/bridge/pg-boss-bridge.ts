@@ -144,7 +144,11 @@ class Bridge {
           throw new AqeventError('database', `pg-boss accepted ${present} of ${jobs.length} jobs in queue "${queue}" `
             + '(does the queue exist, with the standard policy?); nothing was moved');
         }
-        await ackEvents(client, sessionId, rows.map((row) => row.id), { relaxedCommit: false });
+        const acked = await ackEvents(client, sessionId, rows.map((row) => row.id), { relaxedCommit: false });
+        // Jobs commit only together with the acks of all their events.
+        if (acked !== rows.length) {
+          throw new AqeventError('database', `acknowledged ${acked} of ${rows.length} events of session ${sessionId}; nothing was moved`);
+        }
       }
       await client.query('COMMIT');
       this.moved += rows.length;

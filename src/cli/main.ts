@@ -6,6 +6,7 @@ import { registerDead } from './commands/dead.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDrain } from './commands/drain.js';
 import { registerEmbedded } from './commands/embedded.js';
+import { registerForward } from './commands/forward.js';
 import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
@@ -43,6 +44,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDead,
   registerStats,
   registerBridge,
+  registerForward,
   registerMaintain,
   registerPurge,
   registerDemo,

@@ -3,6 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { eventually } from './roles.js';
 
+/** Kills (SIGKILL) the worker processes still running: a test's cleanup. */
+export function killRunning(children: WorkerProcess[]): void {
+  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
 const CHILD = fileURLToPath(new URL('../fixtures/worker-child.ts', import.meta.url));
 
 export interface WorkerProcess {
