@@ -24,6 +24,9 @@ const QUEUE = 'moved-events';
 async function where(sessionId: string): Promise<{ inSession: Set<string>; inBoss: string[] }> {
   const client = await db.pool.connect();
   try {
+    // the session's reader first makes the committed changes into events (a read-only
+    // transaction reads what is there)
+    await client.query('SELECT count(*) FROM event.peek($1, 1)', [sessionId]);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const session = await client.query<{ id: string }>("SELECT event->>'id' AS id FROM event.pending_event WHERE session_id = $1", [sessionId]);
     const installed = (await client.query("SELECT to_regclass('pgboss.job') IS NOT NULL AS ok")).rows[0].ok;

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_SUBJECT, forwardToNats } from '../../index.js';
-import { validate } from '../../validate.js';
-import { duration, positiveInt, sessionId as sessionIdArgument } from '../arguments.js';
+import { checkedOptions, durationOption, positiveInt, sessionId as sessionIdArgument } from '../arguments.js';
 import { withContext } from '../context.js';
 import { out, toJson } from '../format.js';
 import { stopSignal } from '../pg-boss.js';
@@ -30,8 +29,8 @@ export function registerForward(program: Command): void {
     .option('--partitions <n>', 'values of {partition}: hash of the row key modulo n', positiveInt, 1)
     .option('--batch <n>', 'events fetched at a time (1-10000)', positiveInt, 256)
     .option('--max-in-flight <n>', 'publishes awaiting their PubAck at once (1-10000)', positiveInt, 256)
-    .option('--lease <duration>', 'lease of fetched events (renewed while in flight)', duration, 30_000)
-    .option('--duplicate-window <duration>', 'duplicate window of a stream created here', duration, 120_000)
+    .addOption(durationOption('--lease <duration>', 'lease of fetched events (renewed while in flight)', 30_000))
+    .addOption(durationOption('--duplicate-window <duration>', 'duplicate window of a stream created here', 120_000))
     .addHelpText('after', `
 Each event is published as its JSON (as drain --json prints it) with the header
 Nats-Msg-Id: <session id>:<event id>, and acknowledged in PostgreSQL only after JetStream's PubAck.
@@ -39,7 +38,7 @@ Events of one row are never in flight together, so each row's events are in orde
 Subject tokens are the names with every character other than A-Z a-z 0-9 _ - written as %XX.
 Connection losses (NATS or PostgreSQL) are retried with backoff, one line on stderr each.`)
     .action(async (id: string, raw: unknown, command: Command) => {
-      const options = validate(optionsSchema, raw, 'forward options');
+      const options = checkedOptions(optionsSchema, raw, 'forward options');
       const signal = stopSignal();
       await withContext(command, async ({ aq, json }) => {
         const session = await aq.attachSession(id);
