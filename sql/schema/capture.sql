@@ -95,8 +95,9 @@ BEGIN
 END
 $$;
 
--- The table's current shape, made if it changed since the last one.
-CREATE FUNCTION event._current_shape(relid oid) RETURNS integer
+-- The table's current shape, made if it changed since the last one (unless
+-- make is false: then NULL when there is none yet).
+CREATE FUNCTION event._current_shape(relid oid, make boolean DEFAULT true) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -129,7 +130,7 @@ BEGIN
     AND s.replica_identity = now_shape.relreplident
     AND s.identity_columns IS NOT DISTINCT FROM now_shape.identity_columns
   ORDER BY s.id DESC LIMIT 1;
-  IF found IS NULL THEN
+  IF found IS NULL AND make THEN
     INSERT INTO event.shape (relid, schema_name, relation_name, columns, types, key_columns,
                              replica_identity, identity_columns)
     VALUES (relid, now_shape.schema_name, now_shape.relation_name, now_shape.columns, now_shape.types,
@@ -167,6 +168,11 @@ DECLARE
   rel text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = relid AND c.relkind IN ('r', 'p')) THEN
+    RETURN;
+  END IF;
+  -- Already captured with the current shape: nothing to do, and no lock (a
+  -- subscriber must not hold one that writers wait for).
+  IF event._trigger_shape(relid) IS NOT NULL AND event._trigger_shape(relid) = event._current_shape(relid, false) THEN
     RETURN;
   END IF;
   rel := relid::regclass::text;

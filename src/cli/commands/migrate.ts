@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { migrate, migrateStatus } from '../../index.js';
+import { installGaps, migrate, migrateStatus } from '../../index.js';
 import { type GlobalOptions, openContext } from '../context.js';
 
 interface MigrateOptions {
@@ -26,8 +26,7 @@ export function registerMigrate(program: Command): void {
           return;
         }
         const result = await migrate(context.pool);
-        const health = (await context.pool.query<{ missing: string; consequence: string }>(
-          'SELECT missing, consequence FROM event._capture_health()')).rows;
+        const health = await installGaps(context.pool);
         if (context.json) console.log(JSON.stringify({ ...result, missing: health }));
         else {
           if (result.applied.length === 0) console.log(`schema is current (version ${result.version})`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { liveForwarders } from '../../index.js';
+import { installGaps, liveForwarders } from '../../index.js';
 import { withContext } from '../context.js';
 import { formatDuration, out, paint, printTable, toJson } from '../format.js';
 
@@ -10,7 +10,11 @@ export function registerStats(program: Command): void {
     .description('per session: backlog, in flight, dead letters, age of the oldest pending event; forwarders and their lag')
     .action(async (_options, command: Command) => {
       await withContext(command, async ({ aq, pool, json }) => {
-        const [stats, forwarders] = await Promise.all([aq.stats(), liveForwarders(pool)]);
+        const [stats, forwarders, gaps] = await Promise.all([aq.stats(), liveForwarders(pool), installGaps(pool)]);
+        // Installed without a superuser: say what is missing, every time (stderr, so --json stays parseable).
+        for (const gap of gaps) {
+          console.error(`warning: no ${gap.missing}: ${gap.consequence}; run aqevent migrate once as a superuser to add it`);
+        }
         const bySession = new Map(stats.map((s) => [s.sessionId, s]));
         // A forwarder's lag is what its session still holds: not yet fetched, or published and not yet acked.
         const lagging = forwarders.map((f) => {
