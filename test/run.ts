@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     const args = process.argv.slice(2);
     const files = args.some((arg) => !arg.startsWith('-')) ? [] : await testFiles();
     const child = spawn(process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=120000', ...args, ...files],
+      ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=300000', ...args, ...files],
       { stdio: 'inherit', env: { ...process.env, [ADMIN_URL_VAR]: url, [TEMPLATE_VAR]: template, [RUN_ID_VAR]: runId } });
     return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   } finally {
