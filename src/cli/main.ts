@@ -9,10 +9,12 @@ import { registerDrain } from './commands/drain.js';
 import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
+import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
 import { registerStats } from './commands/stats.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerTail } from './commands/tail.js';
+import { registerToken } from './commands/token.js';
 import { registerUnsubscribe } from './commands/unsubscribe.js';
 
 const ENVIRONMENT_HELP = `
@@ -43,6 +45,8 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerBridge,
   registerMaintain,
   registerPurge,
+  registerServe,
+  registerToken,
   registerDemo,
 ];
 
