@@ -19,6 +19,7 @@ import { fanout } from './scenarios/fanout.js';
 import { latency } from './scenarios/latency.js';
 import { memory } from './scenarios/memory.js';
 import { singleRow } from './scenarios/single-row.js';
+import { sseFanout } from './scenarios/sse-fanout.js';
 import { subscriptionScale } from './scenarios/subscription-scale.js';
 import { createBenchDatabase } from './support/database.js';
 import { machineInfo } from './support/machine.js';
@@ -26,7 +27,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, drain, latency, memory];
+const SCENARIOS: Scenario[] = [singleRow, bulk, subscriptionScale, fanout, drain, latency, memory, sseFanout];
 
 function options(): { quick: boolean; only: Set<string> | null } {
   const { values } = parseArgs({

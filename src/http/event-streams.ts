@@ -6,7 +6,7 @@ import type { WakeHub } from '../consumer/wake-hub.js';
 import { asRole } from './as-role.js';
 import type { Identity } from './auth.js';
 import { toHttpError } from './http-error.js';
-import { peekBatch } from './peek-batch.js';
+import { pendingBatch } from './pending-batch.js';
 import { sseComment, sseMessage } from './sse.js';
 
 export interface StreamSettings {
@@ -30,10 +30,14 @@ export interface StreamObserver {
 
 /** One open text/event-stream response. */
 export class EventStream {
-  /** Ids sent on this stream and not known to be acknowledged. */
+  /** Ids above floor sent on this stream and not known to be acknowledged. */
   readonly sent = new Set<string>();
-  /** The same, in the order sent. */
+  /** Every id sent and not known to be acknowledged, in the order sent (for Last-Event-ID). */
   order: string[] = [];
+  /** Every pending event with an id up to floor has been sent: reads start above it. */
+  floor = 0n;
+  /** The highest id of a read, and that read's snapshot xmax: the next floor once every such transaction has ended. */
+  candidate: { id: bigint; xmax: bigint } | undefined;
   closed = false;
 
   constructor(readonly res: ServerResponse, readonly sessionId: string, readonly identity: Identity) {}
@@ -49,12 +53,12 @@ function identityKey(identity: Identity): string {
 
 /**
  * Every open event stream of a server. Streams are read without leases
- * (event.peek, from each session's oldest pending event, skipping what the
- * stream has sent): a notification, or the poll, marks streams due; due
- * streams are read together, one statement per role and batchSessions
- * sessions, never a connection per stream. Reading from the oldest pending
- * event rather than after the last id sent means an event whose transaction
- * committed after one with a higher id is still sent.
+ * (pending events, as event.peek returns them): a notification, or the
+ * poll, marks streams due; due streams are read together, one statement per
+ * role and batchSessions sessions, never a connection per stream. A read
+ * starts at the stream's floor, not after the last id sent (see readAll),
+ * so an event whose transaction committed after one with a higher id is
+ * still sent.
  */
 export class EventStreams {
   private readonly streams = new Map<string, Set<EventStream>>();
@@ -122,10 +126,7 @@ export class EventStreams {
 
   /** Events were acknowledged: streams need not remember them any more. */
   forget(sessionId: string, ids: readonly string[]): void {
-    for (const stream of this.streams.get(sessionId) ?? []) {
-      for (const id of ids) stream.sent.delete(id);
-      stream.order = stream.order.filter((id) => stream.sent.has(id));
-    }
+    for (const stream of this.streams.get(sessionId) ?? []) this.forgetOn(stream, ids);
   }
 
   wakeSession(sessionId: string): void {
@@ -206,29 +207,57 @@ export class EventStreams {
     }
   }
 
-  /** Pages through each session from its oldest pending event; sends what its streams have not sent. */
+  /**
+   * Pages through each session from its streams' floor; sends what a stream
+   * has not sent. Then moves floors: an event id is drawn inside its
+   * writer's transaction, so a transaction still running may commit a lower
+   * id than one already seen. The highest id seen by a read becomes a
+   * stream's floor only once a later read's snapshot has no transaction
+   * older than that read's xmax: by then every lower id is committed (or
+   * never will be) and was read.
+   */
   private async readAll(client: pg.PoolClient, identity: Identity, sessionIds: string[]): Promise<void> {
     const key = identityKey(identity);
+    const mine = (sessionId: string) => [...(this.streams.get(sessionId) ?? [])].filter((s) => identityKey(s.identity) === key);
+    const start = new Map(sessionIds.map((id) => [id, mine(id).reduce((low, s) => (s.floor < low ? s.floor : low), 1n << 62n)]));
     const seen = new Map<string, Set<string>>(sessionIds.map((id) => [id, new Set()]));
-    let cursors = sessionIds.map((sessionId) => ({ sessionId, after: null as string | null }));
+    let cursors = sessionIds.map((sessionId) => ({ sessionId, after: start.get(sessionId)!.toString() }));
+    let first: bigint | undefined;
+    let xmax = 0n;
     while (cursors.length > 0) {
-      const pages = await peekBatch(client, cursors, this.settings.pageSize);
+      const { pages, snapshot } = await pendingBatch(client, cursors, this.settings.pageSize);
+      first ??= snapshot.xmin;
+      xmax = snapshot.xmax;
       cursors = [];
       for (const page of pages) {
-        const streams = [...(this.streams.get(page.sessionId) ?? [])].filter((s) => identityKey(s.identity) === key);
         for (const row of page.rows) seen.get(page.sessionId)!.add(row.id);
-        for (const stream of streams) this.send(stream, page.rows);
+        for (const stream of mine(page.sessionId)) this.send(stream, page.rows);
         if (page.rows.length === this.settings.pageSize) cursors.push({ sessionId: page.sessionId, after: page.rows.at(-1)!.id });
       }
     }
-    // Read to the end: what a stream sent and is no longer pending was acknowledged.
     for (const [sessionId, ids] of seen) {
-      for (const stream of this.streams.get(sessionId) ?? []) {
-        if (identityKey(stream.identity) !== key) continue;
-        for (const id of stream.sent) if (!ids.has(id)) stream.sent.delete(id);
-        if (stream.order.length !== stream.sent.size) stream.order = stream.order.filter((id) => stream.sent.has(id));
+      const from = start.get(sessionId)!;
+      let highest = from;
+      for (const id of ids) if (BigInt(id) > highest) highest = BigInt(id);
+      for (const stream of mine(sessionId)) {
+        // Read to the end from `from`: what the stream sent above it and is no longer pending was acknowledged.
+        const gone = [...stream.sent].filter((id) => !ids.has(id) && BigInt(id) > from);
+        if (gone.length > 0) this.forgetOn(stream, gone);
+        if (stream.candidate && first! >= stream.candidate.xmax) {
+          const floor = stream.candidate.id;
+          stream.candidate = undefined;
+          if (floor > stream.floor) stream.floor = floor;
+          for (const id of stream.sent) if (BigInt(id) <= stream.floor) stream.sent.delete(id);
+        }
+        if (!stream.candidate && highest > stream.floor) stream.candidate = { id: highest, xmax };
       }
     }
+  }
+
+  private forgetOn(stream: EventStream, ids: readonly string[]): void {
+    const drop = new Set(ids);
+    for (const id of ids) stream.sent.delete(id);
+    stream.order = stream.order.filter((id) => !drop.has(id));
   }
 
   private send(stream: EventStream, rows: ReadonlyArray<{ id: string; operation: string; event: string }>): void {
@@ -237,7 +266,7 @@ export class EventStreams {
     let count = 0;
     const timestamps: string[] = [];
     for (const row of rows) {
-      if (stream.sent.has(row.id)) continue;
+      if (stream.sent.has(row.id) || BigInt(row.id) <= stream.floor) continue;
       stream.sent.add(row.id);
       stream.order.push(row.id);
       text += sseMessage({ id: row.id, event: row.operation, data: row.event });
