@@ -319,3 +319,21 @@ test('GET /client.js serves the browser module', async () => {
   assert.match(response.headers.get('content-type')!, /javascript/);
   assert.match(await response.text(), /export function liveTable/);
 });
+
+test('pages: a backlog larger than a page arrives whole and in order, and live events after it', async () => {
+  const small = await f.start({ pageSize: 2, poll: 50 });
+  const session = await sessionWithTable(alice);
+  await insert('P1', 'P2', 'P3', 'P4', 'P5');
+  const ids = await pendingIds(session);
+  const stream = await openStream(`${small.url}/sessions/${session}/events`, { token: alice });
+  await stream.waitFor(isEvent, 5);
+  // Polls every 50 ms move the stream's floor past the backlog; what comes next is still sent, once.
+  await insert('P6');
+  await stream.waitFor(isEvent, 6);
+  await insert('P7');
+  const all = await stream.waitFor(isEvent, 7);
+  stream.close();
+  assert.deepEqual(all.slice(0, 5).map((m) => m.id), ids);
+  assert.equal(new Set(all.map((m) => m.id)).size, 7, 'nothing twice');
+  assert.deepEqual(all.slice(5).map((m) => JSON.parse(m.data!).payload.name), ['P6', 'P7']);
+});

@@ -5,7 +5,7 @@ import { isTransient } from '../consumer/live-queue.js';
 import type { WakeHub } from '../consumer/wake-hub.js';
 import { asRole } from './as-role.js';
 import type { Identity } from './auth.js';
-import { toHttpError } from './http-error.js';
+import { HttpError, toHttpError } from './http-error.js';
 import { pendingBatch } from './pending-batch.js';
 import { sseComment, sseMessage } from './sse.js';
 
@@ -230,6 +230,11 @@ export class EventStreams {
       xmax = snapshot.xmax;
       cursors = [];
       for (const page of pages) {
+        if (!page.exists) {
+          this.fail(identity, page.sessionId, new HttpError(404, '42704', `session "${page.sessionId}" does not exist`));
+          seen.delete(page.sessionId);
+          continue;
+        }
         for (const row of page.rows) seen.get(page.sessionId)!.add(row.id);
         for (const stream of mine(page.sessionId)) this.send(stream, page.rows);
         if (page.rows.length === this.settings.pageSize) cursors.push({ sessionId: page.sessionId, after: page.rows.at(-1)!.id });

@@ -3,6 +3,8 @@ import type pg from 'pg';
 /** A page of one session's pending events, read without leasing. */
 export interface PendingPage {
   sessionId: string;
+  /** False when the session does not exist for the reading role (deleted, expired, not its own). */
+  exists: boolean;
   rows: Array<{ id: string; operation: string; event: string }>;
 }
 
@@ -20,24 +22,32 @@ export interface SnapshotBounds {
  * returns) per session with LATERAL … LIMIT: one set-based statement is
  * some five times cheaper than event.peek called per session, which runs a
  * PL/pgSQL function per session. The view is security_invoker: the caller's
- * role and row-level security decide. Returns the statement's snapshot too.
+ * role and row-level security decide; a session the role cannot see (in
+ * event.session, under the same security) is reported as not existing.
+ * Returns the statement's snapshot too.
  */
 export async function pendingBatch(client: pg.ClientBase, cursors: ReadonlyArray<{ sessionId: string; after: string }>, max: number): Promise<{ pages: PendingPage[]; snapshot: SnapshotBounds }> {
-  const { rows } = await client.query<{ xmin: string; xmax: string; sid: string | null; id: string; operation: string; event: string }>(
+  const { rows } = await client.query<{ xmin: string; xmax: string; sid: string | null; known: boolean; id: string | null; operation: string; event: string }>(
     `SELECT pg_catalog.pg_snapshot_xmin(snap.s)::text AS xmin, pg_catalog.pg_snapshot_xmax(snap.s)::text AS xmax,
-            e.sid, e.id, e.operation, e.event
+            e.sid, e.known, e.id, e.operation, e.event
      FROM pg_catalog.pg_current_snapshot() AS snap(s)
      LEFT JOIN LATERAL (
-       SELECT c.sid::text AS sid, c.n, p.id::text AS id, p.event->>'operation' AS operation, p.event::text AS event, p.id AS sort_id
+       SELECT c.sid::text AS sid, c.n, EXISTS (SELECT 1 FROM event.session s WHERE s.id = c.sid) AS known,
+              p.id::text AS id, p.event->>'operation' AS operation, p.event::text AS event, p.id AS sort_id
        FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS c(sid, after, n)
-       CROSS JOIN LATERAL (
+       LEFT JOIN LATERAL (
          SELECT p.id, p.event FROM event.pending_event p
          WHERE p.session_id = c.sid AND p.id > c.after
-         ORDER BY p.id LIMIT $3) AS p
+         ORDER BY p.id LIMIT $3) AS p ON true
      ) AS e ON true
      ORDER BY e.n, e.sort_id`,
     [cursors.map((c) => c.sessionId), cursors.map((c) => c.after), max]);
-  const pages = new Map<string, PendingPage>(cursors.map((c) => [c.sessionId, { sessionId: c.sessionId, rows: [] }]));
-  for (const row of rows) if (row.sid !== null) pages.get(row.sid)!.rows.push({ id: row.id, operation: row.operation, event: row.event });
+  const pages = new Map<string, PendingPage>(cursors.map((c) => [c.sessionId, { sessionId: c.sessionId, exists: true, rows: [] }]));
+  for (const row of rows) {
+    if (row.sid === null) continue;
+    const page = pages.get(row.sid)!;
+    page.exists = row.known;
+    if (row.id !== null) page.rows.push({ id: row.id, operation: row.operation, event: row.event });
+  }
   return { pages: [...pages.values()], snapshot: { xmin: BigInt(rows[0]!.xmin), xmax: BigInt(rows[0]!.xmax) } };
 }
