@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { DeliveredEvent } from '../../index.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { toJson } from '../format.js';
-import { runWebDemo } from './demo-web.js';
 import { port } from './serve.js';
 
 const SCHEMA = `DROP SCHEMA IF EXISTS aqevent_demo CASCADE;
@@ -37,6 +36,7 @@ export function registerDemo(program: Command): void {
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
       if (options.web) {
         try {
+          const { runWebDemo } = await import('./demo-web.js'); // the HTTP stack only for --web
           return await runWebDemo(context, options);
         } finally {
           await context.close();
