@@ -8,8 +8,8 @@ export function corsHeaders(req: IncomingMessage, origins: CorsOrigins): Record<
   const origin = req.headers.origin;
   if (!origin || !(origins.includes('*') || origins.includes(origin))) return {};
   return {
+    // Tokens travel in a header or the query, never in cookies: no credentials mode.
     'access-control-allow-origin': origin,
-    'access-control-allow-credentials': 'true',
     'access-control-expose-headers': 'content-type',
     vary: 'Origin',
   };
