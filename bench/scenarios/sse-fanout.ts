@@ -11,10 +11,10 @@
  * what serve itself delivers per second.
  *
  * Two layouts. "one table": every session subscribed to the same table, as
- * the issue asks; today's capture notifies in time quadratic in the
- * subscriptions a row matches (sql/062: one INSERT with 400 subscriptions
- * takes ~30 s here), so this layout runs at 50 streams until the SQL
- * rewrite lands. "one table each": 1,000 sessions, each subscribed to a
+ * the issue asks; the chunked capture (sql/062) notified in time quadratic
+ * in the subscriptions a row matches (one INSERT with 400 subscriptions
+ * took ~30 s here), so this layout ran at 50 streams; the rewritten capture
+ * appends once per statement: raise SAME_TABLE_STREAMS and re-run. "one table each": 1,000 sessions, each subscribed to a
  * table of its own, and one transaction writing a row into every table:
  * one commit reaches all 1,000 streams, with capture linear in them. Beside the figures: Supabase Realtime's
  * published broadcast benchmark, 46 ms median and 132 ms p95 (a different

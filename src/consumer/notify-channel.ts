@@ -1,18 +1,23 @@
 /**
  * Where writers' notifications arrive: the one place that names the channel.
  *
- * 'session' (today's SQL): capture NOTIFYs a channel named by the session id,
- * so a listener LISTENs once per session it follows.
- * 'shared' (the SQL being rewritten): capture NOTIFYs the one channel
- * NOTIFY_CHANNEL with the changed table's oid as payload, so a listener
- * LISTENs once, whatever it follows.
+ * 'shared' (the current SQL, sql/schema/listener.sql): capture NOTIFYs the
+ * one channel NOTIFY_CHANNEL with the changed table's oid as payload, while
+ * a reader is registered; a listener LISTENs (and registers) once.
+ * 'session' (the SQL before sql/schema): one channel per session id.
  */
-export const NOTIFY_CHANNEL = 'aqevent';
+export { WAKE_CHANNEL as NOTIFY_CHANNEL } from '../db/wake.js';
+import { LISTEN_SQL, WAKE_CHANNEL as NOTIFY_CHANNEL } from '../db/wake.js';
+
+/** How to start listening on a channel: the shared one also registers the reader, so writers notify. */
+export function listenSql(channel: string): string {
+  return channel === NOTIFY_CHANNEL ? LISTEN_SQL : `LISTEN ${quoteChannel(channel)}`;
+}
 
 export type NotifyMode = 'session' | 'shared';
 
 /** The mode this version's SQL writes. Switch to 'shared' with the SQL that NOTIFYs NOTIFY_CHANNEL. */
-export const DEFAULT_NOTIFY_MODE: NotifyMode = 'session';
+export const DEFAULT_NOTIFY_MODE: NotifyMode = 'shared';
 
 /** The channels to LISTEN on to follow these sessions. */
 export function channelsFor(mode: NotifyMode, sessionIds: Iterable<string>): string[] {

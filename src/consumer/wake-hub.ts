@@ -1,7 +1,6 @@
 import type pg from 'pg';
-import { type AqeventError, fromPgError } from '../errors.js';
-import { isTransient } from './live-queue.js';
-import { channelsFor, DEFAULT_NOTIFY_MODE, type NotifyMode, quoteChannel } from './notify-channel.js';
+import { type AqeventError, fromPgError, isTransient } from '../errors.js';
+import { channelsFor, DEFAULT_NOTIFY_MODE, listenSql, type NotifyMode, quoteChannel } from './notify-channel.js';
 
 export interface WakeHubOptions {
   /** Opens the dedicated LISTEN connection. */
@@ -80,7 +79,7 @@ export class WakeHub {
     const add = [...wanted].filter((channel) => !this.listening.has(channel));
     const drop = [...this.listening].filter((channel) => !wanted.has(channel));
     if (add.length + drop.length === 0) return;
-    const sql = [...add.map((c) => `LISTEN ${quoteChannel(c)}`), ...drop.map((c) => `UNLISTEN ${quoteChannel(c)}`)].join(';');
+    const sql = [...add.map(listenSql), ...drop.map((c) => `UNLISTEN ${quoteChannel(c)}`)].join(';');
     await client.query(sql);
     this.listening = wanted;
   }

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { fromPgError } from '../errors.js';
-import { isTransient } from '../consumer/live-queue.js';
+import { fromPgError, isTransient } from '../errors.js';
 import type { WakeHub } from '../consumer/wake-hub.js';
 import { asRole } from './as-role.js';
 import type { Identity } from './auth.js';

@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AqeventError, fromPgError } from '../errors.js';
-import { isTransient } from '../consumer/live-queue.js';
+import { AqeventError, fromPgError, isTransient } from '../errors.js';
 
 /** An HTTP failure: status, and a code (a SQLSTATE, or the HTTP reason in snake case). */
 export class HttpError extends Error {

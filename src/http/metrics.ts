@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { stats } from '../delivery/operations.js';
+import { stats } from '../sql/stats.js';
 
 /**
  * The Prometheus metrics of a handler, in a registry of its own (two handlers

@@ -37,7 +37,9 @@ export async function httpFixture(): Promise<HttpFixture> {
     GRANT SELECT ON public.account TO ${alice.sql};
     GRANT SELECT (id, name) ON public.account TO ${bob.sql};
     CREATE TABLE public.nokey (v int);
-    GRANT SELECT ON public.nokey TO ${alice.sql}`);
+    GRANT SELECT ON public.nokey TO ${alice.sql};
+    SELECT event.enable_capture('public.person'), event.enable_capture('public.account'), event.enable_capture('public.nokey')`);
+  // (readers with SELECT only cannot lock a table to install capture: its owner enables it)
   const pool = new pg.Pool({ connectionString: srv.url, max: 6 });
   pool.on('error', () => {});
   const aq = await Aqevent.connect({ pool });
