@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { migrate } from '../../db/migrate.js';
-import { mintToken } from '../../http/auth.js';
-import { serve } from '../../http/serve.js';
+import { migrate, mintToken, serve } from '../../index.js';
 import { type CommandContext } from '../context.js';
 import { demoPage } from '../demo-page.js';
 import { out } from '../format.js';

@@ -36,7 +36,7 @@ export function registerDemo(program: Command): void {
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
       if (options.web) {
         try {
-          const { runWebDemo } = await import('./demo-web.js'); // the HTTP stack only for --web
+          const { runWebDemo } = await import('./demo-web.js');
           return await runWebDemo(context, options);
         } finally {
           await context.close();

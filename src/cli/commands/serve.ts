@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { Aqevent } from '../../client.js';
-import { createPool, resolveConnection } from '../../db/connect.js';
+import { Aqevent, createPool, resolveConnection, serve } from '../../index.js';
 import { positiveInt } from '../arguments.js';
 import type { GlobalOptions } from '../context.js';
 import { out } from '../format.js';
@@ -44,8 +43,6 @@ Environment:
   AQEVENT_JWT_SECRET     HS256 secret of the tokens (claim "role"); without it tokens are refused
   AQEVENT_ANON_ROLE      role for requests without a token; without it they get 401`)
     .action(async (flags: ServeFlags, command: Command) => {
-      // Loaded here, not at start-up: every other command starts without the HTTP stack (jose, prom-client).
-      const { serve } = await import('../../http/serve.js');
       const globals = command.optsWithGlobals<GlobalOptions>();
       const connection = await resolveConnection({ connectionString: globals.databaseUrl });
       const pool = createPool(connection, flags.poolSize ?? 10);

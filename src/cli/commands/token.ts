@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { mintToken } from '../../index.js';
 import { duration, UsageError } from '../arguments.js';
 import type { GlobalOptions } from '../context.js';
 import { out } from '../format.js';
@@ -14,7 +15,6 @@ export function registerToken(program: Command): void {
       const secret = process.env.AQEVENT_JWT_SECRET;
       if (!secret) throw new UsageError('AQEVENT_JWT_SECRET is not set: the token is signed with it (and aqevent serve checks it)');
       if (flags.ttl <= 0) throw new UsageError('--ttl must be longer than 0');
-      const { mintToken } = await import('../../http/auth.js'); // jose only for this command
       const token = await mintToken({ secret, role: flags.role, ttlMs: flags.ttl });
       out(command.optsWithGlobals<GlobalOptions>().json ? JSON.stringify({ token }) : token);
     });
