@@ -22,6 +22,7 @@ import { memory } from './scenarios/memory.js';
 import { pgbenchTpcb } from './scenarios/pgbench.js';
 import { singleRow } from './scenarios/single-row.js';
 import { staleStats } from './scenarios/stale-stats.js';
+import { sseFanout } from './scenarios/sse-fanout.js';
 import { subscriptionScale } from './scenarios/subscription-scale.js';
 import { workers } from './scenarios/workers.js';
 import { createBenchDatabase } from './support/database.js';
@@ -30,7 +31,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward];
+const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward, sseFanout];
 
 
 function options(): { quick: boolean; only: Set<string> | null } {

@@ -37,3 +37,7 @@ export {
   maintain, type MaintainOptions, type MaintenanceSummary, purge, type PurgeOptions, type PurgeResult, queueSize, type QueueSize,
 } from './maintenance/operations.js';
 export { type MaintenanceSchedule, scheduleMaintenance, type ScheduleMaintenanceOptions } from './maintenance/scheduler.js';
+export { createHandler, type AqeventHandler, type HandlerOptions } from './http/handler.js';
+export { serve, type RunningServer, type ServeOptions } from './http/serve.js';
+export { mintToken, type Identity } from './http/auth.js';
+export { NOTIFY_CHANNEL, type NotifyMode } from './consumer/notify-channel.js';

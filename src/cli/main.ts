@@ -10,10 +10,12 @@ import { registerForward } from './commands/forward.js';
 import { registerMaintain } from './commands/maintain.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPurge } from './commands/purge.js';
+import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
 import { registerStats } from './commands/stats.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerTail } from './commands/tail.js';
+import { registerToken } from './commands/token.js';
 import { registerUnsubscribe } from './commands/unsubscribe.js';
 import type { GlobalOptions } from './context.js';
 import { adviceFor, errorLine } from './hints.js';
@@ -47,6 +49,8 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerForward,
   registerMaintain,
   registerPurge,
+  registerServe,
+  registerToken,
   registerDemo,
   registerEmbedded,
 ];

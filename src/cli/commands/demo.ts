@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DeliveredEvent } from '../../index.js';
 import { type GlobalOptions, openContext } from '../context.js';
 import { toJson } from '../format.js';
+import { port } from './serve.js';
 
 const SCHEMA = `DROP SCHEMA IF EXISTS aqevent_demo CASCADE;
   CREATE SCHEMA aqevent_demo;
@@ -28,8 +29,19 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('walk through the person example: subscribe, write, and print the events as they arrive')
-    .action(async (_options, command: Command) => {
+    .option('--web', 'serve a page that shows the person table live instead (until Ctrl-C)')
+    .option('--port <port>', 'with --web: TCP port', port, 8787)
+    .option('--host <host>', 'with --web: address to listen on', '127.0.0.1')
+    .action(async (options: { web?: boolean; port: number; host: string }, command: Command) => {
       const context = await openContext(command.optsWithGlobals<GlobalOptions>());
+      if (options.web) {
+        try {
+          const { runWebDemo } = await import('./demo-web.js');
+          return await runWebDemo(context, options);
+        } finally {
+          await context.close();
+        }
+      }
       const { aq, json } = context;
       const say = (line: string) => (json ? undefined : console.log(line));
       try {
