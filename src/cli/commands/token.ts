@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { mintToken } from '../../index.js';
-import { duration, UsageError } from '../arguments.js';
+import { durationOption, UsageError } from '../arguments.js';
 import type { GlobalOptions } from '../context.js';
 import { out } from '../format.js';
 
@@ -10,7 +10,7 @@ export function registerToken(program: Command): void {
     .command('token')
     .description('print a development JWT (HS256, secret AQEVENT_JWT_SECRET) that makes aqevent serve act as a role')
     .requiredOption('--role <role>', 'the database role the token stands for (claim "role")')
-    .option('--ttl <duration>', 'how long the token is valid (e.g. 15m, 1h, 7d)', duration, 3_600_000)
+    .addOption(durationOption('--ttl <duration>', 'how long the token is valid (e.g. 15m, 1h, 7d)', 3_600_000))
     .action(async (flags: { role: string; ttl: number }, command: Command) => {
       const secret = process.env.AQEVENT_JWT_SECRET;
       if (!secret) throw new UsageError('AQEVENT_JWT_SECRET is not set: the token is signed with it (and aqevent serve checks it)');
