@@ -11,7 +11,7 @@ import { type SessionDetails, sessionInfo } from './sql/session-info.js';
 import {
   deleteSession, detachSession, sessionSettings, setDeliveryOrder, setMaxAttempts, setTtl,
 } from './sql/sessions.js';
-import { ackEvents, nackEvents } from './sql/settle.js';
+import { ackEach, ackEvents, nackEvents } from './sql/settle.js';
 import type { DeliveryOrder } from './sql/stats.js';
 import { subscribeColumn, subscribeField, subscribeRow, subscribeTable, unsubscribe } from './sql/subscriptions.js';
 import { resolveTable } from './sql/tables.js';
@@ -104,6 +104,11 @@ export class Session {
   /** Done with these events: removed for good. Returns how many were still queued. */
   async ack(events: EventRef | readonly EventRef[]): Promise<number> {
     return ackEvents(this.pool, this.id, eventIds(events));
+  }
+
+  /** Like ack(), per id: which were acknowledged now, and which were not pending (acked before, or unknown). */
+  async ackEach(events: EventRef | readonly EventRef[]): Promise<Array<{ id: string; acknowledged: boolean }>> {
+    return ackEach(this.pool, this.id, eventIds(events));
   }
 
   /** Not done: deliver again after delay (default now). Returns how many were still queued. */

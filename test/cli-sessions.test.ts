@@ -101,7 +101,9 @@ test('ack, nack, dead letters and requeue through the CLI; stats as JSON', async
   assert.equal(ok(await cli('dead', session, first!.id, '--requeue')).trim(), 'requeued 1 dead letter');
   const ids = ndjson(ok(await cli('drain', session, '--json'))).map((e) => e.id); // leased ones included
   assert.deepEqual(ids.map(String).sort(), [first!.id, second!.id].sort());
-  assert.equal(ok(await cli('ack', session, ...ids.map(String), '999999')).trim(), 'acknowledged 2 of 3');
+  assert.equal(ok(await cli('ack', session, ...ids.map(String), '999999')).trim(), 'acknowledged 2 of 3; not pending: 999999');
+  const jsonAck = JSON.parse(ok(await cli('--json', 'ack', session, '999999')));
+  assert.deepEqual(jsonAck, { acked: 0, requested: 1, not_found: ['999999'] }, 'an id that is not pending is named');
   const after = JSON.parse(ok(await cli('--json', 'stats'))).find((s: { sessionId: string }) => s.sessionId === session);
   assert.deepEqual({ backlog: after.backlog, inFlight: after.inFlight, dead: after.dead, oldestAgeMs: after.oldestAgeMs }, { backlog: 0, inFlight: 0, dead: 0, oldestAgeMs: null });
 });

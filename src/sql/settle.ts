@@ -14,6 +14,13 @@ export async function ackEvents(db: Queryable, sessionId: string, ids: string[],
   return rows[0]!.n;
 }
 
+/** event.ack_each: acknowledges, and says per id whether it was pending (false: acked before, or not the session's). */
+export async function ackEach(db: Queryable, sessionId: string, ids: string[]): Promise<Array<{ id: string; acknowledged: boolean }>> {
+  if (ids.length === 0) return [];
+  return query<{ id: string; acknowledged: boolean }>(db, 'ack',
+    'SELECT id::text AS id, acknowledged FROM event.ack_each($1, $2::bigint[])', [sessionId, ids]);
+}
+
 export async function nackEvents(db: Queryable, sessionId: string, ids: string[], delayMs: number, error?: string): Promise<number> {
   if (ids.length === 0) return 0;
   const rows = await query<{ n: number }>(db, 'nack', 'SELECT event.nack($1, $2::bigint[], $3::interval, $4) AS n',

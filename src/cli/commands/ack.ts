@@ -12,8 +12,11 @@ export function registerAck(program: Command): void {
     .argument('<id...>', 'event ids', many(eventId))
     .action(async (id: string, ids: string[], _options, command: Command) => {
       await withContext(command, async ({ aq, json }) => {
-        const acked = await aq.session(id).ack(ids);
-        out(json ? toJson({ acked, requested: ids.length }) : `acknowledged ${acked} of ${ids.length}`);
+        const each = await aq.session(id).ackEach(ids);
+        const acked = each.filter((e) => e.acknowledged).length;
+        const notFound = each.filter((e) => !e.acknowledged).map((e) => e.id);
+        out(json ? toJson({ acked, requested: ids.length, not_found: notFound })
+          : `acknowledged ${acked} of ${ids.length}${notFound.length ? `; not pending: ${notFound.join(', ')}` : ''}`);
       });
     });
 
