@@ -51,7 +51,7 @@ export const forward: Scenario = {
         await pool.query(`TRUNCATE bench.${TABLE}`);
         await resetEvents(pool);
         await pool.query(insertRowsSql(TABLE, 1, events));
-        await pool.query('ANALYZE event.queue, event.capture');
+        await pool.query('ANALYZE event.inbox, event.change');
       };
 
       const raw = async () => {
