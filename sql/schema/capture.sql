@@ -266,10 +266,7 @@ BEGIN
   END IF;
   INSERT INTO event.captured_table (relid, enabled_by)
   SELECT relation, r.oid FROM pg_roles r WHERE r.rolname = current_user
-  ON CONFLICT (relid) DO NOTHING;
-  IF NOT FOUND THEN
-    PERFORM 1;  -- enabled before; its triggers are there or maintenance restores them
-  END IF;
+  ON CONFLICT (relid) DO NOTHING;  -- enabled before: nothing to do
 END
 $$;
 
