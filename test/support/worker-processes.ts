@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { eventually } from './roles.js';
@@ -43,8 +46,11 @@ export function workerProcessTests(counts: number[]): void {
         "SELECT id::text, event->'row_id'->>'pk_value' AS row FROM event.fetch_events($1, 10000, '10 minutes')", [sessionId]);
       assert.equal(events.length, ROWS * CHANGES);
 
+      const freezeDir = mkdtempSync(join(tmpdir(), 'aqevent-freeze-'));
+      const freezeFile = join(freezeDir, 'freeze');
       const started = Array.from({ length: processes }, () => spawnWorker({
         DATABASE_URL: db.url, SESSION_ID: sessionId, HANDLER_MS: '20', LEASE: '3s', CONCURRENCY: '4', BATCH_SIZE: '10',
+        FREEZE_FILE: freezeFile,
       }));
       children.push(...started);
       await Promise.all(started.map((w) => eventually(async () => (/started/.test(w.output()) ? true : undefined), `a worker process to start: ${w.output()}`, 60_000)));
@@ -56,16 +62,27 @@ export function workerProcessTests(counts: number[]): void {
 
       let killed: number | undefined;
       if (processes > 1) {
-        // Kill a process in the middle of a handler: it holds leased events then.
-        killed = await eventually(async () => {
-          const log = await logFor();
-          if (log.filter((r) => r.phase === 'done').length < 20) return undefined;
-          const open = log.filter((r) => r.phase === 'start' && !log.some((d) => d.phase === 'done' && d.event_id === r.event_id && d.attempts === r.attempts));
-          return open.find((r) => started.some((w) => w.child.pid === r.pid))?.pid;
-        }, 'a process mid-handler', 60_000);
-        const victim = started.find((w) => w.child.pid === killed)!;
-        victim.child.kill('SIGKILL');
-        await victim.exited;
+        // Kill a process in the middle of a handler: it holds leased events then. Once 20 are done, the
+        // handlers hold on before finishing (the freeze file), so a handler that started well before is
+        // certainly still open when its process is killed; then the others go on.
+        await eventually(async () => ((await logFor()).filter((r) => r.phase === 'done').length >= 20 ? true : undefined), '20 events done', 60_000);
+        writeFileSync(freezeFile, '');
+        try {
+          killed = await eventually(async () => {
+            const { rows } = await db.pool.query<{ pid: number }>(
+              `SELECT s.pid FROM public.work_log s
+                WHERE s.phase = 'start' AND s.event_id = ANY($1::bigint[]) AND s.pid = ANY($2::int[])
+                  AND s.at < clock_timestamp() - interval '300 milliseconds'
+                  AND NOT EXISTS (SELECT FROM public.work_log d WHERE d.phase = 'done' AND d.event_id = s.event_id AND d.attempts = s.attempts)
+                LIMIT 1`, [[...ids], started.map((w) => w.child.pid)]);
+            return rows[0]?.pid;
+          }, 'a process mid-handler', 60_000);
+          const victim = started.find((w) => w.child.pid === killed)!;
+          victim.child.kill('SIGKILL');
+          await victim.exited;
+        } finally {
+          rmSync(freezeDir, { recursive: true, force: true });
+        }
       }
       await untilQueueEmpty(db.pool, sessionId, 60_000);
       for (const w of started) if (w.child.pid !== killed) w.child.kill('SIGTERM');
