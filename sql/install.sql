@@ -8,11 +8,13 @@ SET LOCAL check_function_bodies = false;
 \ir schema/settings.sql
 \ir schema/sessions.sql
 \ir schema/subscriptions.sql
+\ir schema/filters.sql
 \ir schema/capture.sql
 \ir schema/listener.sql
 \ir schema/inbox.sql
 \ir schema/collect.sql
 \ir schema/render.sql
+\ir schema/snapshot.sql
 \ir schema/delivery.sql
 \ir schema/ddl.sql
 \ir schema/maintenance.sql

@@ -25,8 +25,15 @@ CREATE POLICY session_access ON event.subscription
   USING (EXISTS (SELECT 1 FROM event.session s WHERE s.id = session_id));
 CREATE POLICY subscription_allowed ON event.subscription AS RESTRICTIVE FOR INSERT
   WITH CHECK (event._may_subscribe(session_id, kind, relation_oid, column_name));
+-- a filter is stored only as its check deparses it (filters.sql), columns as checked
+CREATE POLICY subscription_filter_checked ON event.subscription AS RESTRICTIVE FOR INSERT
+  WITH CHECK ((filter IS NULL OR filter = event._filter_expression(relation_oid, filter,
+                                            (SELECT s.owner_role FROM event.session s WHERE s.id = session_id)))
+              AND (columns IS NULL OR columns = event._column_list(relation_oid, columns,
+                                                  (SELECT s.owner_role FROM event.session s WHERE s.id = session_id))));
 GRANT SELECT, DELETE ON event.subscription TO aqevent_user;
-GRANT INSERT (session_id, kind, relation_oid, target, pk_values, column_name) ON event.subscription TO aqevent_user;
+GRANT INSERT (session_id, kind, relation_oid, target, pk_values, column_name, filter, columns)
+  ON event.subscription TO aqevent_user;
 
 ALTER TABLE event.inbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY session_access ON event.inbox
@@ -74,7 +81,8 @@ BEGIN
 END
 $$;
 
-GRANT EXECUTE ON FUNCTION event._collect(uuid), event.listener_register(), event.listener_unregister()
+GRANT EXECUTE ON FUNCTION event._collect(uuid), event._snapshot_taken(uuid, pg_snapshot),
+  event.listener_register(), event.listener_unregister()
   TO aqevent_user;
 GRANT EXECUTE ON FUNCTION event.expire_sessions(timestamptz), event.purge_dead_letters(interval, timestamptz),
   event.purge_pending(interval, timestamptz), event.reclaim_leases(timestamptz),

@@ -12,7 +12,10 @@
 -- Matching is where the rights are checked, as the session owner's: SELECT on
 -- the table (or the column), USAGE on its schema, every key column. Columns
 -- the owner may not read are blanked out of the stored rows here, so nothing
--- it may not see reaches its inbox. No user code runs: rows stay text,
+-- it may not see reaches its inbox. Filters and row-level security are
+-- decided by each subscription's checker, as the owner (filters.sql): an
+-- UPDATE of a row that starts or stops passing becomes a row_insert or a
+-- row_delete with reason 'filter'. No user code runs here: rows stay text,
 -- split into fields by a regular expression; types' input functions and casts
 -- run when the reader renders them (render.sql), as the reader.
 
@@ -55,9 +58,10 @@ $$;
 
 -- What owner_role may read of relid now: whether at all, and the columns it
 -- may not SELECT. Not at all: no SELECT on any column, no USAGE on the
--- schema, a key column hidden, or row-level security that would filter it.
+-- schema, or a key column hidden. (Row-level security is checked row by
+-- row, filters.sql.)
 CREATE FUNCTION event._reader_view(owner_role oid, relid oid)
-RETURNS TABLE (visible boolean, hidden text[])
+RETURNS TABLE (visible boolean, hidden text[], rls boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -65,7 +69,6 @@ AS $$
            EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = owner_role)
            AND has_schema_privilege(owner_role, c.relnamespace, 'USAGE')
            AND has_any_column_privilege(owner_role, c.oid, 'SELECT')
-           AND NOT coalesce(event._rls_applies(owner_role, c.oid), true)
            AND NOT EXISTS (SELECT 1 FROM unnest(event._primary_key(c.oid)) k
                            WHERE NOT has_column_privilege(owner_role, c.oid, k, 'SELECT')), false),
          CASE WHEN EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = owner_role)
@@ -73,7 +76,8 @@ AS $$
               THEN ARRAY(SELECT a.attname::text FROM pg_attribute a
                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                            AND NOT has_column_privilege(owner_role, c.oid, a.attnum, 'SELECT'))
-              ELSE '{}'::text[] END
+              ELSE '{}'::text[] END,
+         coalesce(event._rls_applies(owner_role, c.oid), false)
   FROM pg_class c WHERE c.oid = relid
 $$;
 
@@ -163,13 +167,15 @@ BEGIN
     WHERE c.xid = ANY (prev_xip) AND c.relid = ANY (relids)
       AND pg_visible_in_snapshot(c.xid, snap)
   ), views AS MATERIALIZED (
-    SELECT r.relid, v.visible, v.hidden
+    SELECT r.relid, v.visible, v.hidden, v.rls
     FROM unnest(relids) AS r(relid) CROSS JOIN LATERAL event._reader_view(ses.owner_role, r.relid) v
+  ), verdicts AS MATERIALIZED (
+    SELECT * FROM event._verdicts(ses.id, prev_xmax, now_xmax, prev_xip, snap)
   ), grains AS MATERIALIZED (
     SELECT s.relation_oid AS relid, bool_or(s.kind IN ('row', 'field')) AS keyed
     FROM event.subscription s WHERE s.session_id = ses.id GROUP BY s.relation_oid
   ), shapes AS MATERIALIZED (
-    SELECT sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden,
+    SELECT sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden, v.rls,
            g.keyed OR cardinality(v.hidden) > 0 AS must_split,
            ARRAY(SELECT array_position(sh.columns, k) FROM unnest(sh.key_columns) WITH ORDINALITY u(k, o) ORDER BY u.o) AS key_pos,
            CASE WHEN cardinality(v.hidden) = 0 THEN NULL
@@ -183,7 +189,7 @@ BEGIN
     WHERE sh.id IN (SELECT DISTINCT c.shape FROM changes c)
   ), keyed AS MATERIALIZED (
     SELECT c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, c.new_row AS new_image, c.old_image,
-           x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.key_pos, x.visible_pos,
+           x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.rls, x.key_pos, x.visible_pos,
            x.delete_columns, f.nf, f.oldf,
            ARRAY(SELECT event._unquote(f.nf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS new_key,
            ARRAY(SELECT event._unquote(f.oldf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS old_key
@@ -194,56 +200,68 @@ BEGIN
              CASE WHEN c.op = 'u' OR (c.op = 'd' AND x.must_split) THEN event._fields(c.old_row) END AS oldf) f
   ), pairs AS MATERIALIZED (
     SELECT k.*, s.id AS subscription_id, s.kind, s.pk_values AS sub_key, s.column_name AS sub_column,
-           s.created_at AS sub_created,
-           (k.key_columns IS NULL OR k.new_key IS DISTINCT FROM k.old_key) AS key_changed
+           s.created_at AS sub_created, s.columns AS sub_columns,
+           (k.key_columns IS NULL OR k.new_key IS DISTINCT FROM k.old_key) AS key_changed,
+           -- bit 1: the new row passes the filter and policies; bit 2: the old one
+           CASE WHEN s.filter IS NULL AND NOT k.rls THEN 3 ELSE coalesce(vd.bits, 0) END AS passes,
+           CASE WHEN s.columns IS NULL THEN k.hidden
+                ELSE k.hidden || ARRAY(SELECT c FROM unnest(k.columns) c WHERE NOT (c = ANY (s.columns))) END AS sub_hidden
     FROM keyed k
     JOIN event.subscription s ON s.session_id = ses.id AND s.relation_oid = k.relid
+    LEFT JOIN verdicts vd ON vd.subscription_id = s.id AND vd.change_id = k.change_id
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
   ), events AS (
     SELECT p.change_id, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
            p.schema_name, p.relation_name, p.key_columns, e.pk_values, e.column_name, e.new_row, e.old_row,
-           e.payload_columns, p.hidden, p.xid, p.captured_at
+           e.payload_columns, p.sub_hidden AS hidden, e.reason, p.xid, p.captured_at
     FROM pairs p
     CROSS JOIN LATERAL (
       SELECT 0 AS seq, 'row_insert' AS operation, NULL::text[] AS pk_values, NULL::text AS column_name,
              CASE WHEN p.visible_pos IS NULL THEN p.new_image ELSE event._literal(p.nf, p.visible_pos) END AS new_row,
-             NULL::text AS old_row, NULL::text[] AS payload_columns
-      WHERE p.op = 'i' AND p.kind IN ('table', 'column')
+             NULL::text AS old_row, NULL::text[] AS payload_columns, NULL::text AS reason
+      WHERE p.op = 'i' AND p.kind IN ('table', 'column') AND p.passes & 1 = 1
       UNION ALL
       SELECT 0, 'row_delete', NULL, NULL, NULL,
              CASE WHEN p.visible_pos IS NULL THEN p.old_image ELSE event._literal(p.oldf, p.visible_pos) END,
-             p.delete_columns
-      WHERE (p.op = 'd' OR (p.op = 'u' AND p.key_changed))
+             p.delete_columns, CASE WHEN p.op = 'u' AND NOT p.key_changed THEN 'filter' END
+      WHERE (p.op = 'd' OR (p.op = 'u' AND p.key_changed AND p.passes & 2 = 2)
+             OR (p.op = 'u' AND NOT p.key_changed AND p.passes = 2))
+        AND (p.op <> 'd' OR p.passes & 2 = 2)
         AND (p.kind IN ('table', 'column') OR p.sub_key = p.old_key)
       UNION ALL
       SELECT 1, 'row_insert', NULL, NULL,
-             CASE WHEN p.visible_pos IS NULL THEN p.new_image ELSE event._literal(p.nf, p.visible_pos) END, NULL, NULL
-      WHERE p.op = 'u' AND p.key_changed AND p.kind IN ('table', 'column')
+             CASE WHEN p.visible_pos IS NULL THEN p.new_image ELSE event._literal(p.nf, p.visible_pos) END, NULL, NULL,
+             CASE WHEN NOT p.key_changed THEN 'filter' END
+      WHERE p.op = 'u'
+        AND ((p.key_changed AND p.passes & 1 = 1 AND p.kind IN ('table', 'column'))
+             OR (NOT p.key_changed AND p.passes = 1
+                 AND (p.kind IN ('table', 'column') OR p.sub_key = p.old_key)))
       UNION ALL
       -- one pass over the fields (subscripting a long text array is not O(1))
       SELECT f.pos::integer, 'field_update', NULL, f.col,
              event._literal(p.nf, p.key_pos || f.pos::integer), event._literal(p.oldf, p.key_pos || f.pos::integer),
-             ARRAY[f.col]
+             ARRAY[f.col], NULL
       FROM unnest(p.columns, p.nf, p.oldf) WITH ORDINALITY AS f(col, nv, ov, pos)
-      WHERE p.op = 'u' AND NOT p.key_changed
+      WHERE p.op = 'u' AND NOT p.key_changed AND p.passes = 3
         AND f.nv IS DISTINCT FROM f.ov
         AND NOT (f.col = ANY (p.hidden))
+        AND (p.sub_columns IS NULL OR f.col = ANY (p.sub_columns))
         AND (p.kind IN ('table', 'row') OR p.sub_column = f.col)
         AND (p.kind IN ('table', 'column') OR p.sub_key = p.old_key)
       UNION ALL
-      SELECT 0, 'truncate', NULL, NULL, NULL, NULL, NULL
+      SELECT 0, 'truncate', NULL, NULL, NULL, NULL, NULL, NULL
       WHERE p.op = 't' AND p.kind IN ('table', 'column')
       UNION ALL
-      SELECT 0, 'row_delete', p.sub_key, NULL, NULL, NULL, NULL
+      SELECT 0, 'row_delete', p.sub_key, NULL, NULL, NULL, NULL, NULL
       WHERE p.op = 't' AND p.kind IN ('row', 'field')
     ) e
   ), inserted AS (
     INSERT INTO event.inbox (session_id, id, subscription_id, subscription_type, operation, relid, shape,
                              relation_schema, relation_name, pk_columns, pk_values, column_name,
-                             new_row, old_row, payload_columns, hidden, transaction_id, created_at)
+                             new_row, old_row, payload_columns, hidden, reason, transaction_id, created_at)
     SELECT ses.id, nextval('event.event_id_seq'), o.subscription_id, o.kind, o.operation, o.relid, o.shape,
            o.schema_name, o.relation_name, o.key_columns, o.pk_values, o.column_name,
-           o.new_row, o.old_row, o.payload_columns, o.hidden, o.xid::text::bigint, o.captured_at
+           o.new_row, o.old_row, o.payload_columns, o.hidden, o.reason, o.xid::text::bigint, o.captured_at
     FROM (SELECT * FROM events ev
           ORDER BY ev.change_id, array_position(ARRAY['table', 'column', 'row', 'field'], ev.kind),
                    ev.sub_created, ev.subscription_id, ev.seq OFFSET 0) o

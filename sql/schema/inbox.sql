@@ -26,6 +26,7 @@ CREATE TABLE event.inbox (
   old_row           text,
   payload_columns   text[],
   hidden            text[],
+  reason            text,
   event             jsonb,
   transaction_id    bigint,
   created_at        timestamptz NOT NULL,

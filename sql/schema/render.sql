@@ -79,6 +79,8 @@ AS $$
                       END,
            'transaction_id', q.transaction_id,
            'timestamp', q.created_at)
+         OPERATOR(pg_catalog.||) CASE WHEN q.reason IS NULL THEN '{}'::pg_catalog.jsonb
+                                      ELSE pg_catalog.jsonb_build_object('reason', q.reason) END
          OPERATOR(pg_catalog.||) CASE WHEN q.operation OPERATOR(pg_catalog.=) 'field_update' THEN
               pg_catalog.jsonb_build_object(
                 'field_id', pg_catalog.jsonb_build_object(

@@ -4,7 +4,8 @@
 -- Subscribing records what to match; it does no work for writers beyond
 -- making sure the table is captured (capture.sql). Matching happens when the
 -- session's reader collects (collect.sql). since is the snapshot at
--- subscribe time: only changes committed after it match.
+-- subscribe time: only changes committed after it match. filter (checked
+-- and deparsed) and columns narrow what matches (filters.sql).
 
 CREATE TABLE event.subscription (
   id           uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -15,12 +16,15 @@ CREATE TABLE event.subscription (
   target       jsonb       NOT NULL,
   pk_values    text[],
   column_name  text,
+  filter       text,
+  columns      text[],
   created_at   timestamptz NOT NULL DEFAULT now(),
   since        pg_snapshot NOT NULL DEFAULT pg_current_snapshot(),
   since_xid    xid8        NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT subscription_key_check CHECK ((kind IN ('row', 'field')) = (pk_values IS NOT NULL)),
   CONSTRAINT subscription_column_check CHECK ((kind IN ('field', 'column')) = (column_name IS NOT NULL)),
-  CONSTRAINT subscription_target_key UNIQUE NULLS NOT DISTINCT (session_id, relation_oid, kind, pk_values, column_name)
+  CONSTRAINT subscription_target_key UNIQUE NULLS NOT DISTINCT
+    (session_id, relation_oid, kind, pk_values, column_name, filter, columns)
 );
 
 CREATE INDEX subscription_relation_idx ON event.subscription (relation_oid);
@@ -57,6 +61,7 @@ AS $$
 $$;
 
 -- Does row-level security filter what owner_role would read from relid?
+-- Then the reader checks each row against the policies (filters.sql).
 CREATE FUNCTION event._rls_applies(owner_role oid, relid oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -99,13 +104,6 @@ BEGIN
     RAISE EXCEPTION 'permission denied: role % has no USAGE on schema %',
       quote_ident(pg_get_userbyid(owner_role)), quote_ident(cls.nspname)
       USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  IF event._rls_applies(owner_role, relid) THEN
-    RAISE EXCEPTION 'cannot subscribe to %.%: row-level security is enabled on it',
-      quote_ident(cls.nspname), quote_ident(cls.relname)
-      USING ERRCODE = 'insufficient_privilege',
-            DETAIL = 'The event system does not yet evaluate row-level security policies for sessions.',
-            HINT = 'Subscribe as the table owner or a role with BYPASSRLS, or disable row-level security.';
   END IF;
   RETURN relid;
 END
@@ -217,7 +215,6 @@ AS $$
       AND n.nspname NOT IN ('event', 'meta', 'pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg\_toast%'
       AND has_schema_privilege(s.owner_role, c.relnamespace, 'USAGE')
-      AND NOT coalesce(event._rls_applies(s.owner_role, c.oid), true)
       AND CASE WHEN _may_subscribe.kind IN ('table', 'row')
                  THEN has_table_privilege(s.owner_role, c.oid, 'SELECT')
                ELSE EXISTS (SELECT 1 FROM pg_attribute a
@@ -256,44 +253,58 @@ BEGIN
 END
 $$;
 
+-- filter and columns as given; checked here, as the subscriber. The same
+-- subscription again is the one there already.
 CREATE FUNCTION event._subscribe(session_id uuid, kind text, relid oid, target jsonb,
-                                 pk_values text[], column_name text)
+                                 pk_values text[], column_name text,
+                                 filter text DEFAULT NULL, columns text[] DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   sub_id uuid;
+  owner_role oid := (SELECT s.owner_role FROM event.session s WHERE s.id = _subscribe.session_id);
+  expression text := event._filter_expression(relid, filter, owner_role);
+  kept text[] := event._column_list(relid, columns, owner_role);
 BEGIN
   PERFORM event._require_capturable(relid);
-  INSERT INTO event.subscription AS s (session_id, kind, relation_oid, target, pk_values, column_name)
-  VALUES (session_id, kind, relid, target, pk_values, column_name)
+  INSERT INTO event.subscription AS s (session_id, kind, relation_oid, target, pk_values, column_name, filter, columns)
+  VALUES (session_id, kind, relid, target, pk_values, column_name, expression, kept)
   ON CONFLICT DO NOTHING
   RETURNING s.id INTO sub_id;
   IF sub_id IS NULL THEN
     SELECT s.id INTO sub_id FROM event.subscription s
     WHERE s.session_id = _subscribe.session_id AND s.relation_oid = relid AND s.kind = _subscribe.kind
       AND s.pk_values IS NOT DISTINCT FROM _subscribe.pk_values
-      AND s.column_name IS NOT DISTINCT FROM _subscribe.column_name;
+      AND s.column_name IS NOT DISTINCT FROM _subscribe.column_name
+      AND s.filter IS NOT DISTINCT FROM expression AND s.columns IS NOT DISTINCT FROM kept;
   END IF;
   RETURN sub_id;
 END
 $$;
 
-CREATE FUNCTION event.subscribe_table(session_id uuid, relation meta.relation_id) RETURNS uuid
+CREATE FUNCTION event.subscribe_table(session_id uuid, relation meta.relation_id, filter text DEFAULT NULL,
+                                      columns text[] DEFAULT NULL, snapshot boolean DEFAULT false) RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   ses event.session := event._require_session(session_id);
   relid oid := event._subscribable_relation(relation, ses.owner_role);
+  sub_id uuid;
 BEGIN
   PERFORM event._require_select(ses.owner_role, relid, NULL);
-  RETURN event._subscribe(ses.id, 'table', relid, relation::jsonb, NULL, NULL);
+  sub_id := event._subscribe(ses.id, 'table', relid, relation::jsonb, NULL, NULL, filter, columns);
+  IF coalesce(snapshot, false) THEN
+    PERFORM event._snapshot(sub_id);
+  END IF;
+  RETURN sub_id;
 END
 $$;
 
-CREATE FUNCTION event.subscribe_row(session_id uuid, row_id meta.row_id) RETURNS uuid
+CREATE FUNCTION event.subscribe_row(session_id uuid, row_id meta.row_id, filter text DEFAULT NULL,
+                                    columns text[] DEFAULT NULL) RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -306,11 +317,13 @@ BEGIN
   END IF;
   relid := event._subscribable_relation(meta.relation_of(row_id), ses.owner_role);
   PERFORM event._require_select(ses.owner_role, relid, NULL);
-  RETURN event._subscribe(ses.id, 'row', relid, row_id::jsonb, event._canonical_key(relid, row_id), NULL);
+  RETURN event._subscribe(ses.id, 'row', relid, row_id::jsonb, event._canonical_key(relid, row_id), NULL,
+                          filter, columns);
 END
 $$;
 
-CREATE FUNCTION event.subscribe_field(session_id uuid, field_id meta.field_id) RETURNS uuid
+CREATE FUNCTION event.subscribe_field(session_id uuid, field_id meta.field_id, filter text DEFAULT NULL)
+RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -328,11 +341,12 @@ BEGIN
   PERFORM event._require_column(relid, column_name);
   PERFORM event._require_select(ses.owner_role, relid, column_name);
   RETURN event._subscribe(ses.id, 'field', relid, field_id::jsonb,
-                          event._canonical_key(relid, row_id), column_name);
+                          event._canonical_key(relid, row_id), column_name, filter, NULL);
 END
 $$;
 
-CREATE FUNCTION event.subscribe_column(session_id uuid, column_id meta.column_id) RETURNS uuid
+CREATE FUNCTION event.subscribe_column(session_id uuid, column_id meta.column_id, filter text DEFAULT NULL,
+                                       snapshot boolean DEFAULT false) RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -340,6 +354,7 @@ DECLARE
   ses event.session := event._require_session(session_id);
   column_name text := column_id::jsonb ->> 'name';
   relid oid;
+  sub_id uuid;
 BEGIN
   IF column_id IS NULL THEN
     RAISE EXCEPTION 'column_id must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -347,7 +362,11 @@ BEGIN
   relid := event._subscribable_relation((column_id::jsonb -> 'relation_id')::meta.relation_id, ses.owner_role);
   PERFORM event._require_column(relid, column_name);
   PERFORM event._require_select(ses.owner_role, relid, column_name);
-  RETURN event._subscribe(ses.id, 'column', relid, column_id::jsonb, NULL, column_name);
+  sub_id := event._subscribe(ses.id, 'column', relid, column_id::jsonb, NULL, column_name, filter, NULL);
+  IF coalesce(snapshot, false) THEN
+    PERFORM event._snapshot(sub_id);
+  END IF;
+  RETURN sub_id;
 END
 $$;
 
@@ -378,9 +397,10 @@ AS $$
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relation
 $$;
 
-CREATE FUNCTION event.subscribe_table(session_id uuid, relation regclass) RETURNS uuid
+CREATE FUNCTION event.subscribe_table(session_id uuid, relation regclass, filter text DEFAULT NULL,
+                                      columns text[] DEFAULT NULL, snapshot boolean DEFAULT false) RETURNS uuid
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT event.subscribe_table(session_id, event._relation_id(relation)) $$;
+AS $$ SELECT event.subscribe_table(session_id, event._relation_id(relation), filter, columns, snapshot) $$;
 
 CREATE FUNCTION event.subscribe_table(relation regclass) RETURNS uuid
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -399,19 +419,22 @@ $$;
 
 -- No fixed search_path here: the name resolves in the caller's, as it would
 -- in the caller's own SQL.
-CREATE FUNCTION event.subscribe_table(session_id uuid, relation text) RETURNS uuid
+CREATE FUNCTION event.subscribe_table(session_id uuid, relation text, filter text DEFAULT NULL,
+                                      columns text[] DEFAULT NULL, snapshot boolean DEFAULT false) RETURNS uuid
 LANGUAGE sql VOLATILE
-AS $$ SELECT event.subscribe_table(session_id, event._relation_of_text(relation)) $$;
+AS $$ SELECT event.subscribe_table(session_id, event._relation_of_text(relation), filter, columns, snapshot) $$;
 
 CREATE FUNCTION event.subscribe_table(relation text) RETURNS uuid
 LANGUAGE sql VOLATILE
 AS $$ SELECT event.subscribe_table(event.current_session(), event._relation_of_text(relation)) $$;
 
-CREATE FUNCTION event.subscribe_column(session_id uuid, relation regclass, column_name text) RETURNS uuid
+CREATE FUNCTION event.subscribe_column(session_id uuid, relation regclass, column_name text,
+                                       filter text DEFAULT NULL, snapshot boolean DEFAULT false) RETURNS uuid
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT event.subscribe_column(session_id,
-    jsonb_build_object('relation_id', event._relation_id(relation)::jsonb, 'name', column_name)::meta.column_id)
+    jsonb_build_object('relation_id', event._relation_id(relation)::jsonb, 'name', column_name)::meta.column_id,
+    filter, snapshot)
 $$;
 
 -- Removes the subscription; its events already collected stay. Capture
@@ -456,6 +479,7 @@ BEGIN
   END IF;
   PERFORM event._install_capture(r.relation_oid)
   FROM (SELECT DISTINCT a.relation_oid FROM aqevent_new_subscriptions a ORDER BY 1) r;
+  PERFORM event._checker(a.id) FROM aqevent_new_subscriptions a ORDER BY a.id;
   RETURN NULL;
 END
 $$;
