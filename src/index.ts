@@ -6,7 +6,9 @@ export {
 } from './db/embedded.js';
 export { migrate, migrateStatus, type MigrateResult, type MigrateStatus, type MigrateOptions } from './db/migrate.js';
 export { Aqevent, type AqeventOptions } from './client.js';
-export { Session, type FetchOptions, type NackOptions, type PeekOptions, type SessionSettings } from './session.js';
+export {
+  Session, type FetchOptions, type NackOptions, type PeekOptions, type SessionSettings, type SubscribeOptions,
+} from './session.js';
 export { type EventBatch, type StreamOptions } from './consumer/event-stream.js';
 export { type FollowOptions } from './consumer/follow.js';
 export { Worker, type HandlerContext, type WorkerEvents, type WorkerHandler, type WorkerSource } from './worker/worker.js';

@@ -26,6 +26,26 @@ const fetchOptionsSchema = z.object({
 }).strict();
 export type FetchOptions = z.input<typeof fetchOptionsSchema>;
 
+const subscribeOptionsSchema = z.object({
+  /** A boolean SQL expression over the table's columns (docs/concepts.md, "Filters"). */
+  filter: z.string().min(1).nullish(),
+  /** The payload columns to keep (field_updates of others are not delivered). */
+  columns: z.array(z.string().min(1)).min(1).nullish(),
+  /** Deliver the current rows first (table and column grains). */
+  snapshot: z.boolean().optional(),
+}).strict();
+export type SubscribeOptions = z.input<typeof subscribeOptionsSchema>;
+
+function subscribeOptions(options: SubscribeOptions | undefined, allowed: Array<keyof SubscribeOptions>): SubscribeOptions {
+  const parsed = validate(subscribeOptionsSchema, options ?? {}, 'subscribe options');
+  for (const key of Object.keys(parsed) as Array<keyof SubscribeOptions>) {
+    if (!allowed.includes(key) && parsed[key] !== undefined && parsed[key] !== null && parsed[key] !== false) {
+      throw new TypeError(`subscribe options: ${key} is not available at this grain (only ${allowed.join(', ')})`);
+    }
+  }
+  return parsed;
+}
+
 const nackOptionsSchema = z.object({
   delay: durationOption('delay').default(0),
   error: z.string().optional(),
@@ -62,23 +82,27 @@ export class Session {
   }
 
   /** Every change of the table. Returns the subscription id (the same one when subscribed already). */
-  async subscribeTable(table: TableTarget): Promise<string> {
-    return subscribeTable(this.pool, this.id, await resolveTable(this.pool, table));
+  async subscribeTable(table: TableTarget, options?: SubscribeOptions): Promise<string> {
+    const o = subscribeOptions(options, ['filter', 'columns', 'snapshot']);
+    return subscribeTable(this.pool, this.id, await resolveTable(this.pool, table), o);
   }
 
   /** Deletes and changes of one row (inserts have no row yet). key: its primary key value(s). */
-  async subscribeRow(table: TableTarget, key: RowKey): Promise<string> {
-    return subscribeRow(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key));
+  async subscribeRow(table: TableTarget, key: RowKey, options?: SubscribeOptions): Promise<string> {
+    const o = subscribeOptions(options, ['filter', 'columns']);
+    return subscribeRow(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key), o);
   }
 
   /** Changes of one column of one row (and the row's deletion). */
-  async subscribeField(table: TableTarget, key: RowKey, column: string): Promise<string> {
-    return subscribeField(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key), parseColumn(column));
+  async subscribeField(table: TableTarget, key: RowKey, column: string, options?: SubscribeOptions): Promise<string> {
+    const o = subscribeOptions(options, ['filter']);
+    return subscribeField(this.pool, this.id, await resolveTable(this.pool, table), parseKey(key), parseColumn(column), o);
   }
 
   /** Inserts, deletes and changes of one column of the table. */
-  async subscribeColumn(table: TableTarget, column: string): Promise<string> {
-    return subscribeColumn(this.pool, this.id, await resolveTable(this.pool, table), parseColumn(column));
+  async subscribeColumn(table: TableTarget, column: string, options?: SubscribeOptions): Promise<string> {
+    const o = subscribeOptions(options, ['filter', 'snapshot']);
+    return subscribeColumn(this.pool, this.id, await resolveTable(this.pool, table), parseColumn(column), o);
   }
 
   /** Removes a subscription (its queued events stay). Same as aq.unsubscribe(). */

@@ -95,8 +95,17 @@ test('400, 404, 405, 409: bad input, unknown things, wrong methods, conflicts', 
   for (const field of ['filter', 'snapshot', 'columns']) {
     const response = await api(server.url, 'POST', subs, { token: alice, body: { grain: 'table', target: 'public.person', [field]: {} } });
     assert.deepEqual([response.status, response.body.code], [400, 'bad_request']);
-    assert.match(response.body.error, new RegExp(`"${field}" not supported yet`));
+    assert.match(response.body.error, new RegExp(`${field}:`));
   }
+  // a filter the database refuses: its SQLSTATE
+  const refused = await api(server.url, 'POST', subs, { token: alice, body: { grain: 'table', target: 'public.person', filter: 'nosuch > 1' } });
+  assert.deepEqual([refused.status, refused.body.code], [404, '42703']);
+  const volatile = await api(server.url, 'POST', subs, { token: alice, body: { grain: 'table', target: 'public.person', filter: 'random() > 0.5' } });
+  assert.deepEqual([volatile.status, volatile.body.code], [400, '22023']);
+  const filtered = await api(server.url, 'POST', subs,
+    { token: alice, body: { grain: 'table', target: 'public.person', filter: "name = 'Joe'", columns: ['name'], snapshot: true } });
+  assert.equal(filtered.status, 201);
+  assert.equal((await api(server.url, 'POST', subs, { token: alice, body: { grain: 'row', target: ['public.person', 1], snapshot: true } })).status, 400);
   const bad = [
     { body: { grain: 'galaxy', target: 'public.person' } },
     { body: { grain: 'table' } },

@@ -238,8 +238,12 @@ test('direct table access gains nothing that the functions refuse', async () => 
        AND (has_function_privilege($1, p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))
      ORDER BY 1`,
     [r.stranger.name]);
-  assert.deepEqual(callable.rows.map((row) => row.fn), ['event._collect(uuid)', 'event.listener_register()',
-    'event.listener_unregister()'], 'the only SECURITY DEFINER functions users may run: the reader and the wake-up registry');
+  assert.deepEqual(callable.rows.map((row) => row.fn), ['event._collect(uuid)', 'event._snapshot_taken(uuid,pg_snapshot)',
+    'event.listener_register()', 'event.listener_unregister()'],
+  'the only SECURITY DEFINER functions users may run: the reader, the snapshot\'s end and the wake-up registry');
+  // moving a stranger's subscription's snapshot is refused as if it did not exist
+  const foreign = (await one<{ id: string }>(db.pool, 'SELECT id FROM event.subscription LIMIT 1')).id;
+  assert.equal(await sqlstateOf(r.stranger.pool.query('SELECT event._snapshot_taken($1, pg_current_snapshot())', [foreign])), '42704');
   // a backend registers and unregisters itself only
   const listener = await r.owner.pool.connect();
   try {
@@ -319,22 +323,25 @@ test('events carry only what the owner may read now; a revoked privilege stops t
   }
 });
 
-test('a table with row-level security is refused, and one that gains it later gives no events', async () => {
+test('a table with row-level security delivers only what the policies show, and one that gains it later shows nothing without a policy', async () => {
   const o = r.owner.pool;
   const own = (await one<{ id: string }>(o, 'SELECT event.session_create() AS id')).id;
-  const refused = await o.query(`SELECT event.subscribe_table($1, ${relation('guarded')})`, [own]).catch((e) => e);
-  assert.equal(refused.code, '42501');
-  assert.match(refused.message, /row-level security is enabled/);
+  await o.query(`SELECT event.subscribe_table($1, ${relation('guarded')})`, [own]);
+  await db.pool.query(`INSERT INTO public.guarded VALUES (1, '${r.owner.name}'), (2, 'someone else')`);
+  const guarded = await o.query("SELECT event->'row_id'->>'pk_value' AS id FROM event.pending_event WHERE session_id = $1", [own]);
+  assert.deepEqual(guarded.rows.map((row) => row.id), ['1']);
+  await o.query('SELECT event.session_delete($1)', [own]);
+  const other = (await one<{ id: string }>(o, 'SELECT event.session_create() AS id')).id;
   await db.pool.query(`GRANT SELECT ON public.open TO ${r.owner.sql}`);
-  await o.query(`SELECT event.subscribe_table($1, ${relation('open')})`, [own]);
+  await o.query(`SELECT event.subscribe_table($1, ${relation('open')})`, [other]);
   try {
     await db.pool.query('ALTER TABLE public.open ENABLE ROW LEVEL SECURITY');
     await r.writer.pool.query("INSERT INTO public.open VALUES (1, 'hidden by RLS')").catch(() => {});
     await db.pool.query("INSERT INTO public.open VALUES (2, 'hidden by RLS')");
-    assert.equal(await count(o, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [own]), 0);
+    assert.equal(await count(o, 'SELECT 1 FROM event.pending_event WHERE session_id = $1', [other]), 0);
   } finally {
     await db.pool.query('ALTER TABLE public.open DISABLE ROW LEVEL SECURITY');
-    await o.query('SELECT event.session_delete($1)', [own]);
+    await o.query('SELECT event.session_delete($1)', [other]);
   }
 });
 

@@ -71,6 +71,10 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
       `the session passed its pending cap (${event.max_pending ?? 'none'}); what followed was not kept: resync, then event.session_resume`].join(' ');
   }
   const table = qualifiedName(event.relation_id.schema_id.name, event.relation_id.name);
+  if (event.operation === 'snapshot_end') {
+    return [paint(formatTime(event.timestamp), 'dim'), paint(`#${event.id}`, 'bold'), paint('snapshot_end'.padEnd(12), 'dim'),
+      table, `the snapshot's ${event.rows} row(s) are above; live changes follow`].join(' ');
+  }
   let change: string;
   if (event.operation === 'field_update') {
     const column = event.field_id.column_id.name;
@@ -79,6 +83,9 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
     change = values(event.payload);
   }
   const notes = [
+    'snapshot' in event && event.snapshot ? 'snapshot' : '',
+    'reason' in event && event.reason === 'filter'
+      ? (event.operation === 'row_insert' ? 'entered the filter' : 'left the filter') : '',
     event.attempts !== undefined && event.attempts > 1 ? `attempt ${event.attempts}` : '',
     event.leasedUntil ? `leased until ${formatTime(event.leasedUntil)}` : '',
   ].filter(Boolean);

@@ -27,9 +27,16 @@ const common = {
   timestamp: z.string(),
 };
 
-export const rowInsertSchema = z.object({ ...common, operation: z.literal('row_insert'), row_id: rowIdSchema.nullable(), payload });
+/** "filter": the row started (row_insert) or stopped (row_delete) passing the subscription's filter or policies. */
+const reason = { reason: z.literal('filter').optional() };
+
+/** snapshot: true for the rows of an initial snapshot (subscribe … snapshot). */
+export const rowInsertSchema = z.object({
+  ...common, ...reason, operation: z.literal('row_insert'), row_id: rowIdSchema.nullable(), payload,
+  snapshot: z.literal(true).optional(),
+});
 /** payload is null when the row went in a TRUNCATE (row and field grains). */
-export const rowDeleteSchema = z.object({ ...common, operation: z.literal('row_delete'), row_id: rowIdSchema.nullable(), payload: payload.nullable() });
+export const rowDeleteSchema = z.object({ ...common, ...reason, operation: z.literal('row_delete'), row_id: rowIdSchema.nullable(), payload: payload.nullable() });
 /** payload and old_payload hold the one changed column. */
 export const fieldUpdateSchema = z.object({
   ...common,
@@ -59,9 +66,19 @@ export const overflowSchema = z.object({
   timestamp: z.string(),
 });
 
+/** After the last row of an initial snapshot: rows is how many there were. */
+export const snapshotEndSchema = z.object({
+  ...common,
+  operation: z.literal('snapshot_end'),
+  subscription_type: z.enum(['table', 'column']),
+  row_id: z.null().optional(),
+  payload: z.null().optional(),
+  rows: bigintText,
+});
+
 /** Every event the SQL can emit, discriminated on `operation`. */
 export const eventSchema = z.discriminatedUnion('operation',
-  [rowInsertSchema, rowDeleteSchema, fieldUpdateSchema, truncateSchema, overflowSchema]);
+  [rowInsertSchema, rowDeleteSchema, fieldUpdateSchema, truncateSchema, overflowSchema, snapshotEndSchema]);
 
 export type RelationId = z.infer<typeof relationIdSchema>;
 export type ColumnId = z.infer<typeof columnIdSchema>;
@@ -72,6 +89,7 @@ export type RowDeleteEvent = z.infer<typeof rowDeleteSchema>;
 export type FieldUpdateEvent = z.infer<typeof fieldUpdateSchema>;
 export type TruncateEvent = z.infer<typeof truncateSchema>;
 export type OverflowEvent = z.infer<typeof overflowSchema>;
+export type SnapshotEndEvent = z.infer<typeof snapshotEndSchema>;
 export type AqEvent = z.infer<typeof eventSchema>;
 export type EventOperation = AqEvent['operation'];
 

@@ -70,8 +70,10 @@ export function registerSession(program: Command): void {
         ]);
         if (s.subscriptions.length === 0) return;
         out('');
-        printTable(['SUBSCRIPTION', 'KIND', 'TABLE', 'KEY', 'COLUMN'],
-          s.subscriptions.map((sub) => [sub.id, sub.kind, sub.table, sub.key ? formatKey(sub.key) : '', sub.column === null ? '' : quoteIdent(sub.column)]));
+        printTable(['SUBSCRIPTION', 'KIND', 'TABLE', 'KEY', 'COLUMN', 'COLUMNS', 'FILTER'],
+          s.subscriptions.map((sub) => [sub.id, sub.kind, sub.table, sub.key ? formatKey(sub.key) : '',
+            sub.column === null ? '' : quoteIdent(sub.column), sub.columns ? sub.columns.map(quoteIdent).join(',') : '',
+            sub.filter ?? '']));
       });
     });
 

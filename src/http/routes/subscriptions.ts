@@ -11,25 +11,30 @@ const table = z.string().min(3);
 const key = z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()])).min(1)]);
 const column = z.string().min(1);
 
-/** target per grain: "schema.table", [table, column], [table, key], [table, key, column]. */
+const filter = z.string().min(1).nullish();
+const columns = z.array(z.string().min(1)).min(1).nullish();
+const snapshot = z.boolean().optional();
+
+/** target per grain: "schema.table", [table, column], [table, key], [table, key, column]; what narrows each. */
 const subscribeSchema = z.discriminatedUnion('grain', [
-  z.object({ grain: z.literal('table'), target: z.union([table, z.tuple([table])]) }).strict(),
-  z.object({ grain: z.literal('column'), target: z.tuple([table, column]) }).strict(),
-  z.object({ grain: z.literal('row'), target: z.tuple([table, key]) }).strict(),
-  z.object({ grain: z.literal('field'), target: z.tuple([table, key, column]) }).strict(),
+  z.object({ grain: z.literal('table'), target: z.union([table, z.tuple([table])]), filter, columns, snapshot }).strict(),
+  z.object({ grain: z.literal('column'), target: z.tuple([table, column]), filter, snapshot }).strict(),
+  z.object({ grain: z.literal('row'), target: z.tuple([table, key]), filter, columns }).strict(),
+  z.object({ grain: z.literal('field'), target: z.tuple([table, key, column]), filter }).strict(),
 ]);
 type Subscribe = z.output<typeof subscribeSchema>;
 
 function subscribe(session: Session, body: Subscribe): Promise<string> {
   switch (body.grain) {
     case 'table':
-      return session.subscribeTable(typeof body.target === 'string' ? body.target : body.target[0]);
+      return session.subscribeTable(typeof body.target === 'string' ? body.target : body.target[0],
+        { filter: body.filter, columns: body.columns, snapshot: body.snapshot });
     case 'column':
-      return session.subscribeColumn(body.target[0], body.target[1]);
+      return session.subscribeColumn(body.target[0], body.target[1], { filter: body.filter, snapshot: body.snapshot });
     case 'row':
-      return session.subscribeRow(body.target[0], body.target[1]);
+      return session.subscribeRow(body.target[0], body.target[1], { filter: body.filter, columns: body.columns });
     case 'field':
-      return session.subscribeField(body.target[0], body.target[1], body.target[2]);
+      return session.subscribeField(body.target[0], body.target[1], body.target[2], { filter: body.filter });
   }
 }
 
