@@ -101,6 +101,20 @@ test('a snapshot honours the filter, the column list and the subscriber\'s row-l
   }
 });
 
+test('columns named like the copy\'s own aliases (t, u, y, r) are copied and filtered as themselves', async () => {
+  await db.pool.query(`CREATE TABLE public.odd (id int PRIMARY KEY, t text, u int, y int, r text);
+                       INSERT INTO public.odd VALUES (1, 'a', 1, 2, 'x'), (2, 'b', 5, 6, 'y');`);
+  const session = await newSession(db.pool);
+  await db.pool.query("SELECT event.subscribe_table($1, 'public.odd'::regclass, filter => 'u > 2 and t = ''b''', snapshot => true)", [session]);
+  await db.pool.query("UPDATE public.odd SET u = 9, t = 'b' WHERE id = 1");
+  const events = await drain(db.pool, session);
+  assert.deepEqual(events.map((e) => [e.operation, e.payload ?? null, e.reason ?? null]), [
+    ['row_insert', { id: 2, t: 'b', u: 5, y: 6, r: 'y' }, null],
+    ['snapshot_end', null, null],
+    ['row_insert', { id: 1, t: 'b', u: 9, y: 2, r: 'x' }, 'filter'],
+  ]);
+});
+
 test('snapshot is refused for row and field grains', async () => {
   const session = await newSession(db.pool);
   await db.pool.query('CREATE TABLE public.tiny (id int PRIMARY KEY)');

@@ -57,14 +57,14 @@ BEGIN
       USING ERRCODE = 'feature_not_supported';
   END IF;
   SELECT pg_get_userbyid(x.owner_role) INTO owner_name FROM event.session x WHERE x.id = sub.session_id;
-  SELECT string_agg(format('t.%I', a.attname), ', ' ORDER BY a.attnum) INTO columns
+  SELECT string_agg(format('aqevent_t.%I', a.attname), ', ' ORDER BY a.attnum) INTO columns
   FROM pg_attribute a
   WHERE a.attrelid = sub.relation_oid AND a.attnum > 0 AND NOT a.attisdropped
     AND has_column_privilege(owner_name, sub.relation_oid, a.attnum, 'SELECT')
     AND (sub.columns IS NULL OR a.attname = ANY (sub.columns)
          OR a.attname = ANY (coalesce(event._primary_key(sub.relation_oid), '{}')));
-  key_order := coalesce((SELECT string_agg(format('t.%I', k), ', ') FROM unnest(event._primary_key(sub.relation_oid)) k),
-                        't.ctid');
+  key_order := coalesce((SELECT string_agg(format('aqevent_t.%I', k), ', ') FROM unnest(event._primary_key(sub.relation_oid)) k),
+                        'aqevent_t.ctid');
   rel := (SELECT event._relation_json(n.nspname, c.relname)
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = sub.relation_oid);
   switched := current_user::text <> owner_name;
@@ -83,7 +83,8 @@ BEGIN
     '                            ''snapshot'', true),'
     '         now()'
     '  FROM (SELECT nextval(''event.event_id_seq'') AS id, r.full_row'
-    '        FROM (SELECT to_jsonb(t) AS full_row FROM (SELECT %1$s FROM %2$s AS t WHERE %3$s ORDER BY %4$s) t) r'
+    '        FROM (SELECT to_jsonb(aqevent_row.*) AS full_row'
+    '              FROM (SELECT %1$s FROM %2$s AS aqevent_t WHERE %3$s ORDER BY %4$s) aqevent_row) r'
     '       ) r'
     '  RETURNING 1)'
     'SELECT count(*), pg_current_snapshot() FROM copied',
