@@ -26,15 +26,26 @@ test('subscribe --where --snapshot: the matching rows first, the end of the snap
   ok(await cli('subscribe', session, 'table', 'public.person', '--where', "score > 10 or name = 'Joe'", '--snapshot'));
   await db.pool.query('UPDATE public.person SET score = 40 WHERE id = 3; UPDATE public.person SET score = 0 WHERE id = 2');
   const lines = ok(await cli('drain', session)).trim().split('\n');
-  assert.match(lines[0]!, /row_insert\s+public\.person\[1\] id=1 name="Joe" score=1 \(snapshot\)/);
-  assert.match(lines[1]!, /row_insert\s+public\.person\[2\] .*\(snapshot\)/);
+  assert.match(lines[0]!, /row_insert\s+public\.person\[1\] id=1 name="Joe" score=1 \(via table [0-9a-f]{8}, snapshot\)/);
+  assert.match(lines[1]!, /row_insert\s+public\.person\[2\] .*, snapshot\)/);
   assert.match(lines[2]!, /snapshot_end\s+public\.person the snapshot's 2 row\(s\)/);
-  assert.match(lines[3]!, /row_insert\s+public\.person\[3\] .*\(entered the filter\)/);
-  assert.match(lines[4]!, /row_delete\s+public\.person\[2\] .*\(left the filter\)/);
+  assert.match(lines[3]!, /row_insert\s+public\.person\[3\] .*, entered the filter\)/);
+  assert.match(lines[4]!, /row_delete\s+public\.person\[2\] .*, left the filter\)/);
   const shown = ok(await cli('session', 'show', session));
   assert.match(shown, /\(\(score > 10\) OR \(name = 'Joe'::text\)\)/);
   const json = JSON.parse(ok(await cli('--json', 'session', 'show', session)));
   assert.equal(json.subscriptions[0].filter, "((score > 10) OR (name = 'Joe'::text))");
+});
+
+test('overlapping subscriptions: each line names the grain and subscription it came through', async () => {
+  const session = JSON.parse(ok(await cli('session', 'create', '--json'))).id;
+  const table = ok(await cli('subscribe', session, 'table', 'public.person')).trim();
+  const row = ok(await cli('subscribe', session, 'row', 'public.person', '3')).trim();
+  const field = ok(await cli('subscribe', session, 'field', 'public.person', '3', 'score')).trim();
+  await db.pool.query('UPDATE public.person SET score = score + 1 WHERE id = 3');
+  const lines = ok(await cli('drain', session)).trim().split('\n').slice(0, 3);
+  assert.deepEqual(lines.map((l) => /via (\w+) ([0-9a-f]{8})/.exec(l)?.slice(1)),
+    [['table', table.slice(0, 8)], ['row', row.slice(0, 8)], ['field', field.slice(0, 8)]]);
 });
 
 test('subscribe --columns keeps those payload columns; bad filters and flags fail with their reason', async () => {

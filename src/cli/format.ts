@@ -83,6 +83,8 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
     change = values(event.payload);
   }
   const notes = [
+    // which subscription it came through: overlapping ones print otherwise identical lines
+    `via ${event.subscription_type} ${event.subscription_id.slice(0, 8)}`,
     'snapshot' in event && event.snapshot ? 'snapshot' : '',
     'reason' in event && event.reason === 'filter'
       ? (event.operation === 'row_insert' ? 'entered the filter' : 'left the filter') : '',
