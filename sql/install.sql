@@ -5,6 +5,7 @@
 SET LOCAL check_function_bodies = false;
 \ir schema/roles.sql
 \ir schema/identifiers.sql
+\ir schema/catalog.sql
 \ir schema/settings.sql
 \ir schema/sessions.sql
 \ir schema/subscriptions.sql
