@@ -10,6 +10,7 @@ SET LOCAL check_function_bodies = false;
 \ir schema/sessions.sql
 \ir schema/subscriptions.sql
 \ir schema/capture.sql
+\ir schema/catalog-diff.sql
 \ir schema/listener.sql
 \ir schema/inbox.sql
 \ir schema/collect.sql

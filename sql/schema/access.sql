@@ -50,6 +50,8 @@ GRANT SELECT, DELETE ON event.captured_table TO aqevent_user;
 GRANT INSERT (relid, enabled_by) ON event.captured_table TO aqevent_user;
 
 GRANT SELECT ON event.settings, event.shape TO aqevent_user;
+GRANT SELECT ON meta.schema, meta.relation, meta."column" TO aqevent_user;
+GRANT SELECT ON event.ddl_failure TO aqevent_admin;
 GRANT UPDATE (value) ON event.settings TO aqevent_admin;
 GRANT SELECT ON event.queue, event.pending_event TO aqevent_user;
 GRANT USAGE ON SEQUENCE event.event_id_seq TO aqevent_user;

@@ -111,7 +111,7 @@ BEGIN
          ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS types,
          event._primary_key(c.oid) AS key_columns,
-         CASE c.relreplident
+         CASE WHEN event._is_meta_view(c.oid) THEN NULL ELSE CASE c.relreplident
            WHEN 'f' THEN NULL
            WHEN 'n' THEN '{}'::text[]
            WHEN 'i' THEN (SELECT array_agg(a.attname::text ORDER BY k.ord)
@@ -119,7 +119,7 @@ BEGIN
                           CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                           WHERE i.indrelid = c.oid AND i.indisreplident)
-           ELSE event._primary_key(c.oid) END AS identity_columns
+           ELSE event._primary_key(c.oid) END END AS identity_columns
     INTO now_shape
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.oid = _current_shape.relid;
@@ -155,7 +155,7 @@ $$;
 CREATE FUNCTION event._is_captured(relid oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT event._trigger_shape(relid) IS NOT NULL $$;
+AS $$ SELECT event._trigger_shape(relid) IS NOT NULL OR event._is_meta_view(relid) $$;
 
 -- (Re)creates the four capture triggers with the table's current shape,
 -- unless they already pass it. Takes SHARE ROW EXCLUSIVE on the table.
@@ -167,6 +167,12 @@ DECLARE
   shape integer;
   rel text;
 BEGIN
+  -- The meta views are captured by the DDL trigger (catalog-diff.sql): bring
+  -- its snapshot up to date, which it is unless nobody subscribed to them.
+  IF event._is_meta_view(relid) THEN
+    PERFORM event._catalog_sync(false);
+    RETURN;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = relid AND c.relkind IN ('r', 'p')) THEN
     RETURN;
   END IF;

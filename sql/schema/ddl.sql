@@ -1,4 +1,5 @@
--- DDL: keeping capture in step with schema changes.
+-- DDL: keeping capture in step with schema changes, and schema changes as
+-- events of the meta views (catalog-diff.sql).
 --
 -- After ALTER TABLE (or ALTER SCHEMA, a rename) on a captured table, its
 -- capture triggers are made again with the table's new shape, so rows
@@ -26,9 +27,28 @@ BEGIN
       PERFORM event._install_capture(r.relid);
     EXCEPTION WHEN OTHERS THEN
       RAISE WARNING 'aqevent: could not renew capture of %: % (%)', r.relid::regclass, SQLERRM, SQLSTATE;
+      INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
+      VALUES (TG_TAG, SQLSTATE, format('could not renew capture of %s: %s', r.relid::regclass, SQLERRM));
     END;
   END LOOP;
+  PERFORM event._catalog_ddl(TG_TAG);
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'aqevent: % failed: % (%)', TG_TAG, SQLERRM, SQLSTATE;
 END
+$$;
+
+-- The commands that can change a table's shape, the meta views' rows, or who
+-- may see them (GRANT, REVOKE: no events, but the snapshot's grantees).
+CREATE FUNCTION event._ddl_tags() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT ARRAY['ALTER TABLE', 'ALTER SCHEMA', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'DROP TABLE',
+               'CREATE VIEW', 'ALTER VIEW', 'DROP VIEW', 'CREATE SCHEMA', 'DROP SCHEMA',
+               'CREATE MATERIALIZED VIEW', 'ALTER MATERIALIZED VIEW', 'DROP MATERIALIZED VIEW',
+               'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'DROP FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA',
+               'ALTER TYPE', 'DROP TYPE', 'ALTER DOMAIN', 'DROP DOMAIN', 'DROP OWNED',
+               'CREATE EXTENSION', 'ALTER EXTENSION', 'DROP EXTENSION', 'GRANT', 'REVOKE']
 $$;
 
 CREATE FUNCTION event._on_sql_drop() RETURNS event_trigger
@@ -70,10 +90,16 @@ BEGIN
     END IF;
     RETURN 0;
   END IF;
+  -- made again when an older install listed other commands
+  IF EXISTS (SELECT 1 FROM pg_event_trigger
+             WHERE evtname = 'aqevent_ddl_end'
+               AND NOT (evttags::text[] @> event._ddl_tags() AND event._ddl_tags() @> evttags::text[])) THEN
+    DROP EVENT TRIGGER aqevent_ddl_end;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'aqevent_ddl_end') THEN
-    CREATE EVENT TRIGGER aqevent_ddl_end ON ddl_command_end
-      WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
-      EXECUTE FUNCTION event._on_ddl_end();
+    EXECUTE format('CREATE EVENT TRIGGER aqevent_ddl_end ON ddl_command_end WHEN TAG IN (%s) '
+                   'EXECUTE FUNCTION event._on_ddl_end()',
+                   (SELECT string_agg(quote_literal(t), ', ' ORDER BY o) FROM unnest(event._ddl_tags()) WITH ORDINALITY u(t, o)));
     made := made + 1;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'aqevent_sql_drop') THEN
