@@ -16,15 +16,18 @@ DECLARE
   r record;
 BEGIN
   FOR r IN
-    SELECT DISTINCT t.tgrelid AS relid
+    SELECT t.tgrelid AS relid, event._trigger_shape(t.tgrelid) AS old_shape,
+           array_agg(d.objsubid::smallint) FILTER (WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0) AS renamed
     FROM pg_event_trigger_ddl_commands() d
     JOIN pg_class c ON (d.classid = 'pg_class'::regclass AND c.oid = d.objid)
                     OR (d.classid = 'pg_namespace'::regclass AND c.relnamespace = d.objid)
     JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgname = 'aqevent_capture_insert'
+    GROUP BY t.tgrelid
     ORDER BY 1
   LOOP
     BEGIN
       PERFORM event._install_capture(r.relid);
+      PERFORM event._follow_shape(r.relid, r.old_shape, event._trigger_shape(r.relid), r.renamed);
     EXCEPTION WHEN OTHERS THEN
       RAISE WARNING 'aqevent: could not renew capture of %: % (%)', r.relid::regclass, SQLERRM, SQLSTATE;
       INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
@@ -34,6 +37,77 @@ BEGIN
   PERFORM event._catalog_ddl(TG_TAG);
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'aqevent: % failed: % (%)', TG_TAG, SQLERRM, SQLSTATE;
+END
+$$;
+
+-- Before subscriptions on relid change (kinds, or those on the given
+-- columns): their sessions collect what committed before, matched as it was
+-- captured. Only sessions the DDL's role may read (a superuser, the owner,
+-- an aqevent_admin): the others' events of the old names are not matched.
+CREATE FUNCTION event._collect_before_change(relid oid, kinds text[], columns text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ses uuid;
+BEGIN
+  FOR ses IN
+    SELECT DISTINCT s.session_id FROM event.subscription s
+    WHERE s.relation_oid = relid AND (s.kind = ANY (kinds) OR s.column_name = ANY (columns))
+    ORDER BY 1
+  LOOP
+    BEGIN
+      PERFORM event._collect(ses);
+    EXCEPTION WHEN undefined_object THEN
+      NULL;  -- not the DDL role's session
+    END;
+  END LOOP;
+END
+$$;
+
+-- Subscriptions after a table changed shape. A renamed column (a command
+-- naming the column, at the same place in the shape under another name): its
+-- field and column subscriptions follow it. A primary key dropped, or made
+-- of other columns: the table's row and field subscriptions end, since they
+-- name rows by the old key. (A dropped column's end in _on_sql_drop.)
+CREATE FUNCTION event._follow_shape(relid oid, old_shape integer, new_shape integer, renamed smallint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  was event.shape;
+  now_is event.shape;
+  names text[][];
+BEGIN
+  IF old_shape IS NULL OR new_shape IS NULL OR old_shape = new_shape THEN
+    RETURN;
+  END IF;
+  SELECT * INTO was FROM event.shape s WHERE s.id = old_shape;
+  SELECT * INTO now_is FROM event.shape s WHERE s.id = new_shape;
+  -- (old name, new name) of each renamed column, by its place among the live columns
+  IF cardinality(was.columns) = cardinality(now_is.columns) THEN
+    SELECT array_agg(ARRAY[was.columns[p.pos], now_is.columns[p.pos]]) INTO names
+    FROM (SELECT (SELECT count(*) FROM pg_attribute a
+                  WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnum <= n)::integer AS pos
+          FROM unnest(renamed) n) p
+    WHERE was.columns[p.pos] IS DISTINCT FROM now_is.columns[p.pos];
+  END IF;
+  IF names IS NOT NULL THEN
+    PERFORM event._collect_before_change(relid, '{}', ARRAY(SELECT names[i][1] FROM generate_subscripts(names, 1) i));
+    UPDATE event.subscription s
+       SET column_name = m.new_name,
+           target = CASE s.kind WHEN 'column' THEN jsonb_set(s.target, '{name}', to_jsonb(m.new_name))
+                                ELSE jsonb_set(s.target, '{column_id,name}', to_jsonb(m.new_name)) END
+      FROM (SELECT names[i][1] AS old_name, names[i][2] AS new_name FROM generate_subscripts(names, 1) i) m
+     WHERE s.relation_oid = relid AND s.column_name = m.old_name;
+  END IF;
+  IF ARRAY(SELECT coalesce((SELECT names[i][2] FROM generate_subscripts(names, 1) i WHERE names[i][1] = k), k)
+           FROM unnest(was.key_columns) WITH ORDINALITY u(k, o) ORDER BY o)
+     IS DISTINCT FROM coalesce(now_is.key_columns, '{}') THEN
+    PERFORM event._collect_before_change(relid, '{row,field}', '{}');
+    DELETE FROM event.subscription s WHERE s.relation_oid = relid AND s.kind IN ('row', 'field');
+  END IF;
 END
 $$;
 
@@ -56,6 +130,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  PERFORM event._collect_before_change(d.objid, '{}', ARRAY[d.address_names[3]])
+  FROM pg_event_trigger_dropped_objects() d
+  WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.object_type = 'table column'
+    AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = d.objid);
   DELETE FROM event.subscription s
    USING pg_event_trigger_dropped_objects() d
    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND s.relation_oid = d.objid;
