@@ -1,5 +1,6 @@
 import { DateTime, Duration } from 'luxon';
 import { type AqEvent, type RowId, storedText } from '../index.js';
+import { catalogChange, isCatalogEvent } from './catalog-line.js';
 import { formatKey, qualifiedName, quoteIdent } from './quote.js';
 
 /** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
@@ -72,7 +73,11 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
   }
   const table = qualifiedName(event.relation_id.schema_id.name, event.relation_id.name);
   let change: string;
-  if (event.operation === 'field_update') {
+  let target = `${table}${keyText(event.row_id)}`;
+  if (isCatalogEvent(event)) {
+    target = catalogChange(event);
+    change = '';
+  } else if (event.operation === 'field_update') {
     const column = event.field_id.column_id.name;
     change = `${quoteIdent(column)}: ${JSON.stringify(event.old_payload[column])} → ${JSON.stringify(event.payload[column])}`;
   } else {
@@ -86,7 +91,7 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
     paint(formatTime(event.timestamp), 'dim'),
     paint(`#${event.id}`, 'bold'),
     paint(event.operation.padEnd(12), OPERATION_COLOUR[event.operation] ?? 'cyan'),
-    `${table}${keyText(event.row_id)}`,
+    target,
     change,
     notes.length ? paint(`(${notes.join(', ')})`, 'dim') : '',
   ].filter(Boolean).join(' ');
