@@ -19,6 +19,7 @@ import { drain } from './scenarios/drain.js';
 import { forward } from './scenarios/forward.js';
 import { latency } from './scenarios/latency.js';
 import { memory } from './scenarios/memory.js';
+import { migration } from './scenarios/migration.js';
 import { pgbenchTpcb } from './scenarios/pgbench.js';
 import { singleRow } from './scenarios/single-row.js';
 import { staleStats } from './scenarios/stale-stats.js';
@@ -31,7 +32,7 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward, sseFanout];
+const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward, sseFanout, migration];
 
 
 function options(): { quick: boolean; only: Set<string> | null } {

@@ -40,20 +40,22 @@ CREATE TABLE event.ddl_failure (
 );
 
 -- The catalog now, as rows of the meta views: (view, id, literal, grantees).
+-- The literals are those of the views' row types (a domain over jsonb
+-- prints as its jsonb), made without the domains' checks.
 CREATE FUNCTION event._catalog_rows() RETURNS TABLE (relid oid, id text, literal text, grantees oid[])
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT 'meta.schema'::regclass::oid, s.id::text, format('%s', ROW(s.id, s.name)::meta.schema), s.grantees
+  SELECT 'meta.schema'::regclass::oid, s.id::text, format('%s', ROW(s.id, s.name)), s.grantees
   FROM event._catalog_schema s
   UNION ALL
   SELECT 'meta.relation'::regclass::oid, r.id::text,
-         format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)::meta.relation), r.grantees
+         format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)), r.grantees
   FROM event._catalog_relation r
   UNION ALL
   SELECT 'meta."column"'::regclass::oid, c.id::text,
          format('%s', ROW(c.id, c.relation_id, c.schema_name, c.relation_name, c.name, c.type, c.nullable,
-                          c."default", c.position)::meta."column"), c.grantees
+                          c."default", c.position)), c.grantees
   FROM event._catalog_column c
 $$;
 
@@ -79,7 +81,9 @@ DECLARE
   differed bigint;
 BEGIN
   IF emit THEN
-    shapes := ARRAY[event._current_shape(views[1]), event._current_shape(views[2]), event._current_shape(views[3])];
+    -- a view's shape changes only with a new install, which makes new views
+    shapes := ARRAY(SELECT coalesce((SELECT max(s.id) FROM event.shape s WHERE s.relid = v), event._current_shape(v))
+                    FROM unnest(views) WITH ORDINALITY u(v, o) ORDER BY o);
   END IF;
   WITH d AS MATERIALIZED (
     SELECT CASE WHEN emit THEN nextval('event.change_id_seq') END AS change_id, x.*

@@ -6,7 +6,8 @@
 -- meta.relation.id (a meta.relation_id), meta.column.id (a meta.column_id).
 -- Ids are names, so a rename is a new row. The views show only the objects
 -- the reading role has some privilege on, as information_schema does. The
--- event._catalog_* views below are the same rows unfiltered, with the roles
+-- event._catalog_* views below are the same rows unfiltered (ids as plain
+-- jsonb, of the same text: no domain checks on the DDL path), with the roles
 -- whose members may see each one (grantees; 0 is PUBLIC): the DDL trigger
 -- keeps a snapshot of them, and readers check an event's grantees as the
 -- session owner (event._meta_row_visible).
@@ -39,13 +40,15 @@ AS $$
 $$;
 
 CREATE VIEW event._catalog_schema AS
-  SELECT meta.schema_id(n.nspname::text) AS id, n.nspname::text AS name,
+  SELECT pg_catalog.jsonb_build_object('name', n.nspname::text) AS id, n.nspname::text AS name,
          event._catalog_grantees(n.nspowner, n.nspacl, NULL) AS grantees
   FROM pg_catalog.pg_namespace n
   WHERE event._catalog_schema_listed(n.nspname::text);
 
 CREATE VIEW event._catalog_relation AS
-  SELECT meta.relation_id(n.nspname::text, c.relname::text) AS id, meta.schema_id(n.nspname::text) AS schema_id,
+  SELECT pg_catalog.jsonb_build_object('schema_id', pg_catalog.jsonb_build_object('name', n.nspname::text),
+                                       'name', c.relname::text) AS id,
+         pg_catalog.jsonb_build_object('name', n.nspname::text) AS schema_id,
          n.nspname::text AS schema_name, c.relname::text AS name,
          CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned_table' WHEN 'v' THEN 'view'
                         WHEN 'm' THEN 'materialized_view' WHEN 'f' THEN 'foreign_table' END AS kind,
@@ -63,7 +66,7 @@ CREATE VIEW event._catalog_relation AS
 -- A column is seen with SELECT, INSERT, UPDATE or REFERENCES on it or on its
 -- table, or by the table's owner (information_schema.columns' rule).
 CREATE VIEW event._catalog_column AS
-  SELECT meta.column_id(r.schema_name, r.name, a.attname::text) AS id, r.id AS relation_id,
+  SELECT pg_catalog.jsonb_build_object('relation_id', r.id, 'name', a.attname::text) AS id, r.id AS relation_id,
          r.schema_name, r.name AS relation_name, a.attname::text AS name,
          pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
          NOT a.attnotnull AS nullable,
@@ -85,13 +88,14 @@ CREATE VIEW meta.schema AS
                                s.grantees);
 
 CREATE VIEW meta.relation AS
-  SELECT r.id, r.schema_id, r.schema_name, r.name, r.kind
+  SELECT r.id::meta.relation_id AS id, r.schema_id, r.schema_name, r.name, r.kind
   FROM event._catalog_relation r
   WHERE event._catalog_may_see((SELECT x.oid FROM pg_catalog.pg_roles x WHERE x.rolname OPERATOR(pg_catalog.=) current_user),
                                r.grantees);
 
 CREATE VIEW meta.column AS
-  SELECT c.id, c.relation_id, c.schema_name, c.relation_name, c.name, c.type, c.nullable, c."default", c.position
+  SELECT c.id::meta.column_id AS id, c.relation_id::meta.relation_id AS relation_id, c.schema_name, c.relation_name,
+         c.name, c.type, c.nullable, c."default", c.position
   FROM event._catalog_column c
   WHERE event._catalog_may_see((SELECT x.oid FROM pg_catalog.pg_roles x WHERE x.rolname OPERATOR(pg_catalog.=) current_user),
                                c.grantees);
