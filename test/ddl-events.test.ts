@@ -219,3 +219,23 @@ test('a DDL whose events cannot be made still commits, and the failure is record
     await db.pool.query('ALTER TABLE event.change DROP CONSTRAINT aqevent_test_fail; DROP TABLE IF EXISTS public.doomed');
   }
 });
+
+test('what a command changes elsewhere is in its events: a view dropped by CASCADE, partitions, a row type renamed', async () => {
+  await ddl('CREATE VIEW public.names AS SELECT name FROM public.person');
+  assert.deepEqual(await ddl('ALTER TABLE public.person DROP COLUMN name CASCADE'), [
+    ['row_delete', 'meta.column', 'public.names.name', column('public.names', 'name', 'text', 1)],
+    ['row_delete', 'meta.column', 'public.person.name', column('public.person', 'name', 'text', 2)],
+    ['row_delete', 'meta.relation', 'public.names', { schema_name: 'public', name: 'names', kind: 'view' }],
+  ]);
+  await ddl('CREATE SCHEMA app; CREATE TABLE app.m (id int) PARTITION BY RANGE (id); CREATE TABLE app.m1 PARTITION OF app.m FOR VALUES FROM (0) TO (10)');
+  assert.deepEqual(await ddl('ALTER TABLE app.m ADD COLUMN v int'), [
+    ['row_insert', 'meta.column', 'app.m.v', column('app.m', 'v', 'integer', 2)],
+    ['row_insert', 'meta.column', 'app.m1.v', column('app.m1', 'v', 'integer', 2)],
+  ]);
+  await ddl('CREATE TABLE app.uses (p public.person)');
+  const renamed = await ddl('ALTER TABLE public.person RENAME TO human');
+  assert.deepEqual(renamed.filter(([, , name]) => name === 'app.uses.p'), [
+    ['field_update', 'meta.column', 'app.uses.p', { type: 'public.human' }],
+  ]);
+  await db.pool.query('DROP SCHEMA app CASCADE; ALTER TABLE public.human RENAME TO person');
+});

@@ -14,13 +14,18 @@
 -- see the object at the time of the DDL (event.catalog_change.grantees): a
 -- dropped or renamed object can no longer be asked about.
 
+-- object: the pg_class oid a relation's or column's row is of (NULL for a
+-- schema), so that a command's diff can be limited to the tables it changed.
 CREATE TABLE event.catalog_snapshot (
   relid    oid    NOT NULL,
   id       text   NOT NULL,
   literal  text   NOT NULL,
   grantees oid[]  NOT NULL,
+  object   oid,
   PRIMARY KEY (relid, id)
 );
+
+CREATE INDEX catalog_snapshot_object_idx ON event.catalog_snapshot (object);
 
 CREATE TABLE event.catalog_change (
   change_id bigint PRIMARY KEY,
@@ -39,24 +44,28 @@ CREATE TABLE event.ddl_failure (
   failed_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- The catalog now, as rows of the meta views: (view, id, literal, grantees).
+-- The catalog now, as rows of the meta views: (view, id, literal, grantees,
+-- object); with a scope, only the rows of those relations (and no schemas).
 -- The literals are those of the views' row types (a domain over jsonb
 -- prints as its jsonb), made without the domains' checks.
-CREATE FUNCTION event._catalog_rows() RETURNS TABLE (relid oid, id text, literal text, grantees oid[])
+CREATE FUNCTION event._catalog_rows(scope oid[]) RETURNS TABLE (relid oid, id text, literal text, grantees oid[], object oid)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT 'meta.schema'::regclass::oid, s.id::text, format('%s', ROW(s.id, s.name)), s.grantees
+  SELECT 'meta.schema'::regclass::oid, s.id::text, format('%s', ROW(s.id, s.name)), s.grantees, NULL::oid
   FROM event._catalog_schema s
+  WHERE scope IS NULL
   UNION ALL
   SELECT 'meta.relation'::regclass::oid, r.id::text,
-         format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)), r.grantees
+         format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)), r.grantees, r.relid
   FROM event._catalog_relation r
+  WHERE scope IS NULL OR r.relid = ANY (scope)
   UNION ALL
   SELECT 'meta."column"'::regclass::oid, c.id::text,
          format('%s', ROW(c.id, c.relation_id, c.schema_name, c.relation_name, c.name, c.type, c.nullable,
-                          c."default", c.position)), c.grantees
+                          c."default", c.position)), c.grantees, c.relid
   FROM event._catalog_column c
+  WHERE scope IS NULL OR c.relid = ANY (scope)
 $$;
 
 CREATE FUNCTION event._meta_subscribed() RETURNS boolean
@@ -70,8 +79,9 @@ $$;
 -- Brings the snapshot up to date; with emit, appends the difference to the
 -- change log too, in this order: deletes of columns, relations, schemas;
 -- updates; inserts of schemas, relations, columns. Returns how many rows
--- differed. (No temporary table: its CREATE would be DDL, seen by ddl.sql.)
-CREATE FUNCTION event._catalog_sync(emit boolean) RETURNS bigint
+-- differed. With a scope (relation oids), only their rows are compared.
+-- (No temporary table: its CREATE would be DDL, seen by ddl.sql.)
+CREATE FUNCTION event._catalog_sync(emit boolean, scope oid[] DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -89,9 +99,11 @@ BEGIN
     SELECT CASE WHEN emit THEN nextval('event.change_id_seq') END AS change_id, x.*
     FROM (SELECT coalesce(n.relid, o.relid) AS relid, coalesce(n.id, o.id) AS id,
                  CASE WHEN o.id IS NULL THEN 'i' WHEN n.id IS NULL THEN 'd' ELSE 'u' END::"char" AS op,
-                 n.literal AS new_row, o.literal AS old_row, coalesce(n.grantees, o.grantees) AS grantees
-          FROM event._catalog_rows() n
-          FULL JOIN event.catalog_snapshot o ON o.relid = n.relid AND o.id = n.id
+                 n.literal AS new_row, o.literal AS old_row, coalesce(n.grantees, o.grantees) AS grantees,
+                 coalesce(n.object, o.object) AS object
+          FROM event._catalog_rows(scope) n
+          FULL JOIN (SELECT * FROM event.catalog_snapshot k WHERE scope IS NULL OR k.object = ANY (scope)) o
+            ON o.relid = n.relid AND o.id = n.id
           WHERE n.literal IS DISTINCT FROM o.literal OR n.grantees IS DISTINCT FROM o.grantees
           ORDER BY CASE WHEN o.id IS NULL THEN 2 WHEN n.id IS NULL THEN 0 ELSE 1 END,
                    CASE WHEN o.id IS NULL THEN 1 ELSE -1 END * array_position(views, coalesce(n.relid, o.relid)),
@@ -109,11 +121,11 @@ BEGIN
     DELETE FROM event.catalog_snapshot s USING d
      WHERE d.op = 'd' AND s.relid = d.relid AND s.id = d.id
   ), changed AS (
-    UPDATE event.catalog_snapshot s SET literal = d.new_row, grantees = d.grantees
+    UPDATE event.catalog_snapshot s SET literal = d.new_row, grantees = d.grantees, object = d.object
       FROM d WHERE d.op = 'u' AND s.relid = d.relid AND s.id = d.id
   ), added AS (
-    INSERT INTO event.catalog_snapshot (relid, id, literal, grantees)
-    SELECT d.relid, d.id, d.new_row, d.grantees FROM d WHERE d.op = 'i'
+    INSERT INTO event.catalog_snapshot (relid, id, literal, grantees, object)
+    SELECT d.relid, d.id, d.new_row, d.grantees, d.object FROM d WHERE d.op = 'i'
   )
   SELECT count(*) INTO differed FROM d;
   IF emit AND differed > 0 AND EXISTS (SELECT 1 FROM event.listener) THEN
@@ -123,8 +135,9 @@ BEGIN
 END
 $$;
 
--- Called by the DDL trigger at the end of each command. Never fails: what
--- goes wrong is a WARNING and a row of event.ddl_failure.
+-- Called by the DDL trigger at the end of each command: the diff of what it
+-- changed (_ddl_scope).
+-- Never fails: what goes wrong is a WARNING and a row of event.ddl_failure.
 CREATE FUNCTION event._catalog_ddl(command_tag text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -134,7 +147,7 @@ BEGIN
     RETURN;
   END IF;
   BEGIN
-    PERFORM event._catalog_sync(true);
+    PERFORM event._catalog_sync(true, event._ddl_scope(command_tag));
   EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'aqevent: could not make the events of %: % (%)', command_tag, SQLERRM, SQLSTATE;
     INSERT INTO event.ddl_failure (command_tag, sqlstate, message) VALUES (command_tag, SQLSTATE, SQLERRM);
@@ -152,6 +165,39 @@ AS $$
       OR EXISTS (SELECT 1 FROM event.catalog_change m
                  WHERE m.change_id OPERATOR(pg_catalog.=) _meta_row_visible.change_id
                    AND event._catalog_may_see(owner_role, m.grantees))
+$$;
+
+-- The relations a command changed, when it can have changed no others: a
+-- CREATE or ALTER of tables or views that dropped nothing (a drop can
+-- cascade anywhere), with their inheritance children and the tables with
+-- columns of their row types. NULL otherwise: the whole catalog is compared.
+CREATE FUNCTION event._ddl_scope(command_tag text) RETURNS oid[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  touched oid[];
+BEGIN
+  IF command_tag <> ALL (ARRAY['ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE VIEW',
+                                'ALTER VIEW', 'CREATE MATERIALIZED VIEW', 'ALTER MATERIALIZED VIEW',
+                                'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE'])
+     OR current_setting('aqevent.ddl_dropped', true) = 'on'
+     OR EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() d WHERE d.classid <> 'pg_class'::regclass) THEN
+    RETURN NULL;
+  END IF;
+  WITH RECURSIVE tree(relid) AS (
+    SELECT d.objid FROM pg_event_trigger_ddl_commands() d
+    UNION
+    SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+  )
+  SELECT array_agg(DISTINCT x) INTO touched
+  FROM (SELECT t.relid AS x FROM tree t
+        UNION ALL
+        SELECT a.attrelid FROM tree t JOIN pg_class c ON c.oid = t.relid
+        JOIN pg_type ty ON ty.oid = c.reltype
+        JOIN pg_attribute a ON a.atttypid IN (ty.oid, ty.typarray) AND a.attnum > 0) u;
+  RETURN coalesce(touched, '{}');
+END
 $$;
 
 -- The last DDL failures (newest first), for `aqevent stats`.

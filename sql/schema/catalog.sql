@@ -63,15 +63,23 @@ CREATE VIEW event._catalog_relation AS
   WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::"char"[])
     AND event._catalog_schema_listed(n.nspname::text);
 
+-- A type as format_type prints it with only pg_catalog on the search path
+-- (types of other schemas qualified), whoever reads: the same in the view as
+-- in the events made by the DDL trigger.
+CREATE FUNCTION event._type_name(typid oid, typmod integer) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT format_type(typid, typmod) $$;
+
 -- A column is seen with SELECT, INSERT, UPDATE or REFERENCES on it or on its
 -- table, or by the table's owner (information_schema.columns' rule).
 CREATE VIEW event._catalog_column AS
   SELECT pg_catalog.jsonb_build_object('relation_id', r.id, 'name', a.attname::text) AS id, r.id AS relation_id,
          r.schema_name, r.name AS relation_name, a.attname::text AS name,
-         pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+         event._type_name(a.atttypid, a.atttypmod) AS type,
          NOT a.attnotnull AS nullable,
          pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS "default",
-         a.attnum::integer AS position,
+         a.attnum::integer AS position, a.attrelid AS relid,
          event._catalog_grantees(c.relowner, c.relacl, ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES'])
            OPERATOR(pg_catalog.||) event._catalog_grantees(c.relowner, a.attacl, NULL) AS grantees
   FROM event._catalog_relation r

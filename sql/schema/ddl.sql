@@ -39,6 +39,7 @@ BEGIN
     END;
   END LOOP;
   PERFORM event._catalog_ddl(TG_TAG);
+  PERFORM set_config('aqevent.ddl_dropped', '', true);
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'aqevent: % failed: % (%)', TG_TAG, SQLERRM, SQLSTATE;
 END
@@ -134,6 +135,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- the next ddl_command_end compares the whole catalog (_ddl_scope)
+  PERFORM set_config('aqevent.ddl_dropped', 'on', true);
   PERFORM event._collect_before_change(d.objid, '{}', ARRAY[d.address_names[3]])
   FROM pg_event_trigger_dropped_objects() d
   WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.object_type = 'table column'
