@@ -43,7 +43,7 @@ export const migration: Scenario = {
       subscription = null;
     };
     try {
-      const { rows: [catalog] } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM event._catalog_rows()');
+      const { rows: [catalog] } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM event._catalog_rows(NULL)');
       const times = await rotated(rounds, {
         bare: async () => {
           await unsubscribed();

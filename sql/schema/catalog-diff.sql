@@ -49,23 +49,48 @@ CREATE TABLE event.ddl_failure (
 -- The literals are those of the views' row types (a domain over jsonb
 -- prints as its jsonb), made without the domains' checks.
 CREATE FUNCTION event._catalog_rows(scope oid[]) RETURNS TABLE (relid oid, id text, literal text, grantees oid[], object oid)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT 'meta.schema'::regclass::oid, s.id::text, format('%s', ROW(s.id, s.name)), s.grantees, NULL::oid
-  FROM event._catalog_schema s
-  WHERE scope IS NULL
-  UNION ALL
-  SELECT 'meta.relation'::regclass::oid, r.id::text,
-         format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)), r.grantees, r.relid
+BEGIN
+  -- Two statements, so that a scope is an index condition in a cached plan
+  -- (with "scope IS NULL OR …" every row would be computed, then filtered).
+  IF scope IS NULL THEN
+    RETURN QUERY
+    SELECT 'meta.schema'::regclass::oid, s.id::text, format('%s', ROW(s.id, s.name)), s.grantees, NULL::oid
+    FROM event._catalog_schema s
+    UNION ALL
+    SELECT * FROM event._catalog_relation_rows()
+    UNION ALL
+    SELECT * FROM event._catalog_column_rows();
+  ELSE
+    RETURN QUERY
+    SELECT * FROM event._catalog_relation_rows() r WHERE r.object = ANY (scope)
+    UNION ALL
+    SELECT * FROM event._catalog_column_rows() c WHERE c.object = ANY (scope);
+  END IF;
+END
+$$;
+
+-- The rows of meta.relation and meta.column, inlined into the statements of
+-- _catalog_rows (which fix the search path: every name here is qualified).
+CREATE FUNCTION event._catalog_relation_rows()
+RETURNS TABLE (relid oid, id text, literal text, grantees oid[], object oid)
+LANGUAGE sql STABLE
+AS $$
+  SELECT 'meta.relation'::pg_catalog.regclass::pg_catalog.oid, r.id::text,
+         pg_catalog.format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)), r.grantees, r.relid
   FROM event._catalog_relation r
-  WHERE scope IS NULL OR r.relid = ANY (scope)
-  UNION ALL
-  SELECT 'meta."column"'::regclass::oid, c.id::text,
-         format('%s', ROW(c.id, c.relation_id, c.schema_name, c.relation_name, c.name, c.type, c.nullable,
-                          c."default", c.position)), c.grantees, c.relid
+$$;
+
+CREATE FUNCTION event._catalog_column_rows()
+RETURNS TABLE (relid oid, id text, literal text, grantees oid[], object oid)
+LANGUAGE sql STABLE
+AS $$
+  SELECT 'meta."column"'::pg_catalog.regclass::pg_catalog.oid, c.id::text,
+         pg_catalog.format('%s', ROW(c.id, c.relation_id, c.schema_name, c.relation_name, c.name, c.type, c.nullable,
+                                     c."default", c.position)), c.grantees, c.relid
   FROM event._catalog_column c
-  WHERE scope IS NULL OR c.relid = ANY (scope)
 $$;
 
 CREATE FUNCTION event._meta_subscribed() RETURNS boolean
