@@ -119,3 +119,27 @@ test('meta views can be subscribed at every grain by any aqevent_user; other vie
   // the views themselves cannot be written to through aqevent
   assert.equal(await sqlstateOf(r.bob.pool.query("SELECT event.subscribe_table($1, meta.relation_id('event', 'shape'))", [session])), '0A000');
 });
+
+test('DDL by an ordinary role: its events are made, and sessions it may not read do not make it fail', async () => {
+  await db.pool.query(`CREATE SCHEMA owned AUTHORIZATION ${r.alice.sql}`);
+  await r.alice.pool.query('CREATE TABLE owned.item (id int PRIMARY KEY, label text)');
+  await r.alice.pool.query(`GRANT USAGE ON SCHEMA owned TO ${r.bob.sql}; GRANT SELECT ON owned.item TO ${r.bob.sql}`);
+  await r.alice.pool.query("SELECT event.enable_capture('owned.item')");
+  const bob = (await r.bob.pool.query('SELECT event.session_create() AS id')).rows[0].id as string;
+  await r.bob.pool.query("SELECT event.subscribe_column($1, meta.column_id('owned', 'item', 'label'))", [bob]);
+  const meta = await metaSession(r.bob.pool, ['column']);
+  await r.alice.pool.query("INSERT INTO owned.item VALUES (1, 'a')");
+  await r.alice.pool.query('ALTER TABLE owned.item RENAME COLUMN label TO title');
+  await r.alice.pool.query("UPDATE owned.item SET title = 'b'");
+  const { rows } = await r.bob.pool.query('SELECT event FROM event.queue WHERE session_id = $1 ORDER BY id', [bob]);
+  // bob's session was not alice's to collect: the insert committed before the rename is matched after it
+  assert.deepEqual(rows.map((x) => [x.event.operation, x.event.payload]), [
+    ['row_insert', { id: 1, label: 'a' }],
+    ['field_update', { title: 'b' }],
+  ]);
+  const names = (await takeDdl(r.bob.pool, meta)).map(([op, , name]) => `${op} ${name}`);
+  assert.deepEqual(names, ['row_delete owned.item.label', 'row_insert owned.item.title']);
+  await r.alice.pool.query('DROP TABLE owned.item');
+  assert.deepEqual((await takeDdl(r.bob.pool, meta)).map(([op, , name]) => `${op} ${name}`),
+    ['row_delete owned.item.id', 'row_delete owned.item.title']);
+});
