@@ -78,7 +78,7 @@ CREATE FUNCTION event._catalog_relation_rows()
 RETURNS TABLE (relid oid, id text, literal text, grantees oid[], object oid)
 LANGUAGE sql STABLE
 AS $$
-  SELECT 'meta.relation'::pg_catalog.regclass::pg_catalog.oid, r.id::text,
+  SELECT 'meta.relation'::pg_catalog.regclass::pg_catalog.oid, r.id::pg_catalog.text,
          pg_catalog.format('%s', ROW(r.id, r.schema_id, r.schema_name, r.name, r.kind)), r.grantees, r.relid
   FROM event._catalog_relation r
 $$;
@@ -87,7 +87,7 @@ CREATE FUNCTION event._catalog_column_rows()
 RETURNS TABLE (relid oid, id text, literal text, grantees oid[], object oid)
 LANGUAGE sql STABLE
 AS $$
-  SELECT 'meta."column"'::pg_catalog.regclass::pg_catalog.oid, c.id::text,
+  SELECT 'meta."column"'::pg_catalog.regclass::pg_catalog.oid, c.id::pg_catalog.text,
          pg_catalog.format('%s', ROW(c.id, c.relation_id, c.schema_name, c.relation_name, c.name, c.type, c.nullable,
                                      c."default", c.position)), c.grantees, c.relid
   FROM event._catalog_column c
