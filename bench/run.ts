@@ -20,6 +20,7 @@ import { forward } from './scenarios/forward.js';
 import { latency } from './scenarios/latency.js';
 import { liveViews } from './scenarios/live-views.js';
 import { memory } from './scenarios/memory.js';
+import { migration } from './scenarios/migration.js';
 import { pgbenchTpcb } from './scenarios/pgbench.js';
 import { singleRow } from './scenarios/single-row.js';
 import { staleStats } from './scenarios/stale-stats.js';
@@ -32,7 +33,8 @@ import { EMPTY_RESULTS, type ResultKeys, type ResultRow } from './support/result
 import type { Scenario } from './support/scenario.js';
 import { formatTable } from './support/table.js';
 
-const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward, sseFanout, liveViews];
+const SCENARIOS: Scenario[] = [singleRow, bulk, pgbenchTpcb, subscriptionScale, bigUpdate, staleStats, drain, latency, memory, workers, forward,
+  sseFanout, liveViews, migration];
 
 
 function options(): { quick: boolean; only: Set<string> | null } {

@@ -5,11 +5,13 @@
 SET LOCAL check_function_bodies = false;
 \ir schema/roles.sql
 \ir schema/identifiers.sql
+\ir schema/catalog.sql
 \ir schema/settings.sql
 \ir schema/sessions.sql
 \ir schema/subscriptions.sql
 \ir schema/filters.sql
 \ir schema/capture.sql
+\ir schema/catalog-diff.sql
 \ir schema/listener.sql
 \ir schema/inbox.sql
 \ir schema/collect.sql

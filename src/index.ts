@@ -35,6 +35,7 @@ export { type ForwardLog, type ForwardOptions } from './forward/options.js';
 export { DEFAULT_SUBJECT, subjectToken } from './forward/subject.js';
 export { type ForwarderInfo, liveForwarders } from './forward/forwarders.js';
 export { type InstallGap, installGaps } from './sql/install-gaps.js';
+export { type DdlFailure, ddlFailures } from './sql/ddl-failures.js';
 export {
   maintain, type MaintainOptions, type MaintenanceSummary, purge, type PurgeOptions, type PurgeResult, queueSize, type QueueSize,
 } from './maintenance/operations.js';

@@ -33,6 +33,10 @@ export interface ResultKeys {
   forward_events_per_s: number | null;
   raw_jetstream_events_per_s: number | null;
   forward_vs_raw_ratio: number | null;
+  /** 100 ALTER TABLEs with aqevent's DDL triggers and no meta subscription, over the triggers disabled. */
+  migration_floor_vs_bare_ratio: number | null;
+  /** The same with meta.column subscribed, over no meta subscription. */
+  migration_meta_column_ratio: number | null;
 }
 
 export const EMPTY_RESULTS: ResultKeys = {
@@ -65,6 +69,8 @@ export const EMPTY_RESULTS: ResultKeys = {
   forward_events_per_s: null,
   raw_jetstream_events_per_s: null,
   forward_vs_raw_ratio: null,
+  migration_floor_vs_bare_ratio: null,
+  migration_meta_column_ratio: null,
 };
 
 /** One line of the printed table. */

@@ -57,6 +57,12 @@ GRANT SELECT, DELETE ON event.captured_table TO aqevent_user;
 GRANT INSERT (relid, enabled_by) ON event.captured_table TO aqevent_user;
 
 GRANT SELECT ON event.settings, event.shape TO aqevent_user;
+GRANT SELECT ON meta.schema, meta.relation, meta."column" TO aqevent_user;
+-- DDL failures name objects: aqevent_admin sees them, others read no rows.
+ALTER TABLE event.ddl_failure ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admin_reads ON event.ddl_failure FOR SELECT
+  USING (pg_has_role(current_user, 'aqevent_admin', 'MEMBER'));
+GRANT SELECT ON event.ddl_failure TO aqevent_user;
 GRANT UPDATE (value) ON event.settings TO aqevent_admin;
 GRANT SELECT ON event.queue, event.pending_event TO aqevent_user;
 GRANT USAGE ON SEQUENCE event.event_id_seq TO aqevent_user;

@@ -95,6 +95,50 @@ BEGIN
 END
 $$;
 
+-- A partition written to directly (a statement naming the partition does not
+-- fire its partitioned table's triggers): its rows as rows of the partitioned
+-- table TG_ARGV[1], of shape TG_ARGV[0], column by column in that table's
+-- order (a partition's own order may differ).
+CREATE FUNCTION event._capture_partition() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "DateStyle" = 'ISO, MDY'
+SET "IntervalStyle" = 'postgres'
+SET "TimeZone" = 'UTC'
+SET extra_float_digits = 1
+SET bytea_output = 'hex'
+SET lc_monetary = 'C'
+AS $$
+DECLARE
+  parent oid := TG_ARGV[1]::oid;
+  shape integer := TG_ARGV[0]::integer;
+  row_of text;
+  appended bigint;
+BEGIN
+  SELECT format('format(''%%s'', ROW(%s)::%s)',
+                string_agg(format('x.%I', c), ', ' ORDER BY o), parent::regclass)
+    INTO row_of
+  FROM event.shape s CROSS JOIN LATERAL unnest(s.columns) WITH ORDINALITY u(c, o) WHERE s.id = shape;
+  IF TG_OP = 'INSERT' THEN
+    EXECUTE format('INSERT INTO event.change (relid, shape, op, new_row) SELECT $1, $2, ''i'', %s FROM aqevent_new x',
+                   row_of) USING parent, shape;
+  ELSIF TG_OP = 'UPDATE' THEN
+    EXECUTE format('INSERT INTO event.change (relid, shape, op, old_row, new_row) SELECT $1, $2, ''u'', o.r, n.r '
+                   'FROM (SELECT row_number() OVER () AS i, %1$s AS r FROM aqevent_old x) o '
+                   'JOIN (SELECT row_number() OVER () AS i, %1$s AS r FROM aqevent_new x) n ON n.i = o.i',
+                   row_of) USING parent, shape;
+  ELSIF TG_OP = 'DELETE' THEN
+    EXECUTE format('INSERT INTO event.change (relid, shape, op, old_row) SELECT $1, $2, ''d'', %s FROM aqevent_old x',
+                   row_of) USING parent, shape;
+  END IF;
+  GET DIAGNOSTICS appended = ROW_COUNT;
+  IF appended > 0 AND EXISTS (SELECT 1 FROM event.listener) THEN
+    PERFORM pg_notify('aqevent', parent::text);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
 -- The table's current shape, made if it changed since the last one (unless
 -- make is false: then NULL when there is none yet).
 CREATE FUNCTION event._current_shape(relid oid, make boolean DEFAULT true) RETURNS integer
@@ -111,7 +155,7 @@ BEGIN
          ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS types,
          event._primary_key(c.oid) AS key_columns,
-         CASE c.relreplident
+         CASE WHEN event._is_meta_view(c.oid) THEN NULL ELSE CASE c.relreplident
            WHEN 'f' THEN NULL
            WHEN 'n' THEN '{}'::text[]
            WHEN 'i' THEN (SELECT array_agg(a.attname::text ORDER BY k.ord)
@@ -119,7 +163,7 @@ BEGIN
                           CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                           WHERE i.indrelid = c.oid AND i.indisreplident)
-           ELSE event._primary_key(c.oid) END AS identity_columns
+           ELSE event._primary_key(c.oid) END END AS identity_columns
     INTO now_shape
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.oid = _current_shape.relid;
@@ -155,7 +199,7 @@ $$;
 CREATE FUNCTION event._is_captured(relid oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT event._trigger_shape(relid) IS NOT NULL $$;
+AS $$ SELECT event._trigger_shape(relid) IS NOT NULL OR event._is_meta_view(relid) $$;
 
 -- (Re)creates the four capture triggers with the table's current shape,
 -- unless they already pass it. Takes SHARE ROW EXCLUSIVE on the table.
@@ -167,18 +211,26 @@ DECLARE
   shape integer;
   rel text;
 BEGIN
+  -- The meta views are captured by the DDL trigger (catalog-diff.sql): bring
+  -- its snapshot up to date, which it is unless nobody subscribed to them.
+  IF event._is_meta_view(relid) THEN
+    PERFORM event._catalog_sync(false);
+    RETURN;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = relid AND c.relkind IN ('r', 'p')) THEN
     RETURN;
   END IF;
   -- Already captured with the current shape: nothing to do, and no lock (a
   -- subscriber must not hold one that writers wait for).
   IF event._trigger_shape(relid) IS NOT NULL AND event._trigger_shape(relid) = event._current_shape(relid, false) THEN
+    PERFORM event._install_partition_capture(relid, event._trigger_shape(relid));
     RETURN;
   END IF;
   rel := relid::regclass::text;
   EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', rel);
   shape := event._current_shape(relid);
   IF event._trigger_shape(relid) IS NOT DISTINCT FROM shape THEN
+    PERFORM event._install_partition_capture(relid, shape);
     RETURN;
   END IF;
   PERFORM event._drop_capture_triggers(relid);
@@ -191,6 +243,51 @@ BEGIN
                  'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
   EXECUTE format('CREATE TRIGGER aqevent_capture_truncate AFTER TRUNCATE ON %s '
                  'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+  PERFORM event._install_partition_capture(relid, shape);
+END
+$$;
+
+-- The partitions of a captured partitioned table (at every level, attached
+-- later too) capture what is written to them directly as rows of that table;
+-- tables detached from it stop. Each partition is locked only when its
+-- triggers change. (TRUNCATE of one partition is not captured.)
+CREATE FUNCTION event._install_partition_capture(parent oid, shape integer) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+  rel text;
+  args text := format('%s\000%s\000', shape, parent);
+BEGIN
+  FOR r IN
+    SELECT t.tgrelid AS relid, t.tgname FROM pg_trigger t
+    WHERE t.tgname IN ('aqevent_parent_insert', 'aqevent_parent_update', 'aqevent_parent_delete')
+      AND split_part(encode(t.tgargs, 'escape'), '\000', 2) = parent::text
+      AND (encode(t.tgargs, 'escape') <> args
+           OR t.tgrelid NOT IN (SELECT p.relid FROM pg_partition_tree(parent) p WHERE p.relid <> parent))
+    ORDER BY 1, 2
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', r.tgname, r.relid::regclass);
+  END LOOP;
+  IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = parent AND c.relkind = 'p') THEN
+    RETURN;
+  END IF;
+  FOR r IN
+    SELECT p.relid FROM pg_partition_tree(parent) p
+    WHERE p.relid <> parent
+      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p.relid AND t.tgname = 'aqevent_parent_insert')
+    ORDER BY 1
+  LOOP
+    rel := r.relid::regclass::text;
+    EXECUTE format('CREATE TRIGGER aqevent_parent_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS aqevent_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION event._capture_partition(%L, %L)', rel, shape, parent);
+    EXECUTE format('CREATE TRIGGER aqevent_parent_update AFTER UPDATE ON %s '
+                   'REFERENCING OLD TABLE AS aqevent_old NEW TABLE AS aqevent_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION event._capture_partition(%L, %L)', rel, shape, parent);
+    EXECUTE format('CREATE TRIGGER aqevent_parent_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS aqevent_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION event._capture_partition(%L, %L)', rel, shape, parent);
+  END LOOP;
 END
 $$;
 
@@ -207,6 +304,15 @@ BEGIN
                                               'aqevent_capture_delete', 'aqevent_capture_truncate')
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, relid::regclass);
+  END LOOP;
+  -- and its partitions' (_install_partition_capture)
+  FOR t IN
+    SELECT tg.tgrelid, tg.tgname FROM pg_trigger tg
+    WHERE tg.tgname IN ('aqevent_parent_insert', 'aqevent_parent_update', 'aqevent_parent_delete')
+      AND split_part(encode(tg.tgargs, 'escape'), '\000', 2) = relid::text
+    ORDER BY 1, 2
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass);
   END LOOP;
 END
 $$;

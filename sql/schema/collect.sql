@@ -210,6 +210,7 @@ BEGIN
     JOIN event.subscription s ON s.session_id = ses.id AND s.relation_oid = k.relid
     LEFT JOIN verdicts vd ON vd.subscription_id = s.id AND vd.change_id = k.change_id
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
+      AND event._meta_row_visible(ses.owner_role, k.relid, k.change_id)
   ), events AS (
     SELECT p.change_id, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
            p.schema_name, p.relation_name, p.key_columns, e.pk_values, e.column_name, e.new_row, e.old_row,

@@ -1,4 +1,5 @@
--- DDL: keeping capture in step with schema changes.
+-- DDL: keeping capture in step with schema changes, and schema changes as
+-- events of the meta views (catalog-diff.sql).
 --
 -- After ALTER TABLE (or ALTER SCHEMA, a rename) on a captured table, its
 -- capture triggers are made again with the table's new shape, so rows
@@ -15,20 +16,118 @@ DECLARE
   r record;
 BEGIN
   FOR r IN
-    SELECT DISTINCT t.tgrelid AS relid
+    SELECT t.tgrelid AS relid, event._trigger_shape(t.tgrelid) AS old_shape,
+           array_agg(d.objsubid::smallint) FILTER (WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0) AS renamed
     FROM pg_event_trigger_ddl_commands() d
     JOIN pg_class c ON (d.classid = 'pg_class'::regclass AND c.oid = d.objid)
                     OR (d.classid = 'pg_namespace'::regclass AND c.relnamespace = d.objid)
-    JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgname = 'aqevent_capture_insert'
+    -- a partition made, attached or detached: its partitioned tables' capture
+    CROSS JOIN LATERAL (SELECT c.oid AS relid UNION SELECT a.relid FROM pg_partition_ancestors(c.oid) a
+                        UNION SELECT split_part(encode(x.tgargs, 'escape'), '\000', 2)::oid
+                        FROM pg_trigger x WHERE x.tgrelid = c.oid AND x.tgname = 'aqevent_parent_insert') k
+    JOIN pg_trigger t ON t.tgrelid = k.relid AND t.tgname = 'aqevent_capture_insert'
+    GROUP BY t.tgrelid
     ORDER BY 1
   LOOP
     BEGIN
       PERFORM event._install_capture(r.relid);
+      PERFORM event._follow_shape(r.relid, r.old_shape, event._trigger_shape(r.relid), r.renamed);
     EXCEPTION WHEN OTHERS THEN
       RAISE WARNING 'aqevent: could not renew capture of %: % (%)', r.relid::regclass, SQLERRM, SQLSTATE;
+      INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
+      VALUES (TG_TAG, SQLSTATE, format('could not renew capture of %s: %s', r.relid::regclass, SQLERRM));
+    END;
+  END LOOP;
+  PERFORM event._catalog_ddl(TG_TAG);
+  PERFORM set_config('aqevent.ddl_dropped', '', true);
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'aqevent: % failed: % (%)', TG_TAG, SQLERRM, SQLSTATE;
+END
+$$;
+
+-- Before subscriptions on relid change (kinds, or those on the given
+-- columns): their sessions collect what committed before, matched as it was
+-- captured. Only sessions the DDL's role may read (a superuser, the owner,
+-- an aqevent_admin): the others' events of the old names are not matched.
+CREATE FUNCTION event._collect_before_change(relid oid, kinds text[], columns text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ses uuid;
+BEGIN
+  FOR ses IN
+    SELECT DISTINCT s.session_id FROM event.subscription s
+    WHERE s.relation_oid = relid AND (s.kind = ANY (kinds) OR s.column_name = ANY (columns))
+    ORDER BY 1
+  LOOP
+    BEGIN
+      PERFORM event._collect(ses);
+    EXCEPTION WHEN undefined_object THEN
+      NULL;  -- not the DDL role's session
     END;
   END LOOP;
 END
+$$;
+
+-- Subscriptions after a table changed shape. A renamed column (a command
+-- naming the column, at the same place in the shape under another name): its
+-- field and column subscriptions follow it. A primary key dropped, or made
+-- of other columns: the table's row and field subscriptions end, since they
+-- name rows by the old key. (A dropped column's end in _on_sql_drop.)
+CREATE FUNCTION event._follow_shape(relid oid, old_shape integer, new_shape integer, renamed smallint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  was event.shape;
+  now_is event.shape;
+  names text[][];
+BEGIN
+  IF old_shape IS NULL OR new_shape IS NULL OR old_shape = new_shape THEN
+    RETURN;
+  END IF;
+  SELECT * INTO was FROM event.shape s WHERE s.id = old_shape;
+  SELECT * INTO now_is FROM event.shape s WHERE s.id = new_shape;
+  -- (old name, new name) of each renamed column, by its place among the live columns
+  IF cardinality(was.columns) = cardinality(now_is.columns) THEN
+    SELECT array_agg(ARRAY[was.columns[p.pos], now_is.columns[p.pos]]) INTO names
+    FROM (SELECT (SELECT count(*) FROM pg_attribute a
+                  WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnum <= n)::integer AS pos
+          FROM unnest(renamed) n) p
+    WHERE was.columns[p.pos] IS DISTINCT FROM now_is.columns[p.pos];
+  END IF;
+  IF names IS NOT NULL THEN
+    PERFORM event._collect_before_change(relid, '{}', ARRAY(SELECT names[i][1] FROM generate_subscripts(names, 1) i));
+    UPDATE event.subscription s
+       SET column_name = m.new_name,
+           target = CASE s.kind WHEN 'column' THEN jsonb_set(s.target, '{name}', to_jsonb(m.new_name))
+                                ELSE jsonb_set(s.target, '{column_id,name}', to_jsonb(m.new_name)) END
+      FROM (SELECT names[i][1] AS old_name, names[i][2] AS new_name FROM generate_subscripts(names, 1) i) m
+     WHERE s.relation_oid = relid AND s.column_name = m.old_name;
+  END IF;
+  IF ARRAY(SELECT coalesce((SELECT names[i][2] FROM generate_subscripts(names, 1) i WHERE names[i][1] = k), k)
+           FROM unnest(was.key_columns) WITH ORDINALITY u(k, o) ORDER BY o)
+     IS DISTINCT FROM coalesce(now_is.key_columns, '{}') THEN
+    PERFORM event._collect_before_change(relid, '{row,field}', '{}');
+    DELETE FROM event.subscription s WHERE s.relation_oid = relid AND s.kind IN ('row', 'field');
+  END IF;
+END
+$$;
+
+-- The commands that can change a table's shape, the meta views' rows, or who
+-- may see them (GRANT, REVOKE: no events, but the snapshot's grantees).
+CREATE FUNCTION event._ddl_tags() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT ARRAY['ALTER TABLE', 'ALTER SCHEMA', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'DROP TABLE',
+               'CREATE VIEW', 'ALTER VIEW', 'DROP VIEW', 'CREATE SCHEMA', 'DROP SCHEMA',
+               'CREATE MATERIALIZED VIEW', 'ALTER MATERIALIZED VIEW', 'DROP MATERIALIZED VIEW',
+               'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'DROP FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA',
+               'ALTER TYPE', 'DROP TYPE', 'ALTER DOMAIN', 'DROP DOMAIN', 'DROP OWNED',
+               'CREATE EXTENSION', 'ALTER EXTENSION', 'DROP EXTENSION', 'GRANT', 'REVOKE']
 $$;
 
 CREATE FUNCTION event._on_sql_drop() RETURNS event_trigger
@@ -36,6 +135,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- the next ddl_command_end compares the whole catalog (_ddl_scope)
+  PERFORM set_config('aqevent.ddl_dropped', 'on', true);
+  PERFORM event._collect_before_change(d.objid, '{}', ARRAY[d.address_names[3]])
+  FROM pg_event_trigger_dropped_objects() d
+  WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.object_type = 'table column'
+    AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = d.objid);
   DELETE FROM event.subscription s
    USING pg_event_trigger_dropped_objects() d
    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND s.relation_oid = d.objid;
@@ -70,10 +175,16 @@ BEGIN
     END IF;
     RETURN 0;
   END IF;
+  -- made again when an older install listed other commands
+  IF EXISTS (SELECT 1 FROM pg_event_trigger
+             WHERE evtname = 'aqevent_ddl_end'
+               AND NOT (evttags::text[] @> event._ddl_tags() AND event._ddl_tags() @> evttags::text[])) THEN
+    DROP EVENT TRIGGER aqevent_ddl_end;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'aqevent_ddl_end') THEN
-    CREATE EVENT TRIGGER aqevent_ddl_end ON ddl_command_end
-      WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
-      EXECUTE FUNCTION event._on_ddl_end();
+    EXECUTE format('CREATE EVENT TRIGGER aqevent_ddl_end ON ddl_command_end WHEN TAG IN (%s) '
+                   'EXECUTE FUNCTION event._on_ddl_end()',
+                   (SELECT string_agg(quote_literal(t), ', ' ORDER BY o) FROM unnest(event._ddl_tags()) WITH ORDINALITY u(t, o)));
     made := made + 1;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'aqevent_sql_drop') THEN

@@ -162,6 +162,7 @@ BEGIN
   END IF;
   DELETE FROM event.change c WHERE c.xid < horizon;
   GET DIAGNOSTICS trimmed = ROW_COUNT;
+  DELETE FROM event.catalog_change m WHERE m.xid < horizon;
   DELETE FROM event.listener l
    WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid AND a.backend_start = l.backend_start);
   RETURN trimmed;

@@ -49,15 +49,17 @@ BEGIN
 END
 $$;
 
+-- The meta views (catalog.sql) are keyed by their id column.
 CREATE FUNCTION event._primary_key(relid oid) RETURNS text[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT array_agg(a.attname::text ORDER BY k.ord)
-  FROM pg_index i
-  CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-  WHERE i.indrelid = relid AND i.indisprimary
+  SELECT CASE WHEN event._is_meta_view(relid) THEN ARRAY['id'] ELSE
+    (SELECT array_agg(a.attname::text ORDER BY k.ord)
+     FROM pg_index i
+     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = relid AND i.indisprimary) END
 $$;
 
 -- Does row-level security filter what owner_role would read from relid?
@@ -89,6 +91,9 @@ BEGIN
   relid := meta.relation_oid(relation);
   SELECT c.relkind, n.nspname, c.relname, c.relnamespace INTO cls
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relid;
+  IF event._is_meta_view(relid) THEN
+    RETURN relid;  -- captured by the DDL trigger (catalog-diff.sql)
+  END IF;
   IF cls.nspname IN ('event', 'meta', 'pg_catalog', 'information_schema')
      OR cls.nspname LIKE 'pg\_toast%' OR cls.nspname LIKE 'pg\_temp%' THEN
     RAISE EXCEPTION 'cannot subscribe to %.%: the event system does not capture system or its own tables',
@@ -96,8 +101,10 @@ BEGIN
       USING ERRCODE = 'feature_not_supported';
   END IF;
   IF cls.relkind NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION '%.% is not a table (relkind %); only tables can be subscribed',
-      quote_ident(cls.nspname), quote_ident(cls.relname), cls.relkind
+    RAISE EXCEPTION '%.% is not a table (it is a %); only tables and the views meta.schema, meta.relation and meta.column can be subscribed',
+      quote_ident(cls.nspname), quote_ident(cls.relname),
+      CASE cls.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                       WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE format('relation of kind %s', cls.relkind) END
       USING ERRCODE = 'wrong_object_type';
   END IF;
   IF NOT has_schema_privilege(owner_role, cls.relnamespace, 'USAGE') THEN
@@ -211,9 +218,10 @@ AS $$
     JOIN pg_class c ON c.oid = _may_subscribe.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE s.id = _may_subscribe.session_id
-      AND c.relkind IN ('r', 'p')
-      AND n.nspname NOT IN ('event', 'meta', 'pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\_toast%'
+      AND (event._is_meta_view(c.oid)
+           OR (c.relkind IN ('r', 'p')
+               AND n.nspname NOT IN ('event', 'meta', 'pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg\_toast%'))
       AND has_schema_privilege(s.owner_role, c.relnamespace, 'USAGE')
       AND CASE WHEN _may_subscribe.kind IN ('table', 'row')
                  THEN has_table_privilege(s.owner_role, c.oid, 'SELECT')

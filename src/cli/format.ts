@@ -1,5 +1,6 @@
 import { DateTime, Duration } from 'luxon';
 import { type AqEvent, type RowId, storedText } from '../index.js';
+import { catalogChange, isCatalogEvent } from './catalog-line.js';
 import { formatKey, qualifiedName, quoteIdent } from './quote.js';
 
 /** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
@@ -76,7 +77,11 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
       table, `the snapshot's ${event.rows} row(s) are above; live changes follow`].join(' ');
   }
   let change: string;
-  if (event.operation === 'field_update') {
+  let target = `${table}${keyText(event.row_id)}`;
+  if (isCatalogEvent(event)) {
+    target = catalogChange(event);
+    change = '';
+  } else if (event.operation === 'field_update') {
     const column = event.field_id.column_id.name;
     change = `${quoteIdent(column)}: ${JSON.stringify(event.old_payload[column])} → ${JSON.stringify(event.payload[column])}`;
   } else {
@@ -95,7 +100,7 @@ export function eventLine(event: AqEvent & { attempts?: number; leasedUntil?: Da
     paint(formatTime(event.timestamp), 'dim'),
     paint(`#${event.id}`, 'bold'),
     paint(event.operation.padEnd(12), OPERATION_COLOUR[event.operation] ?? 'cyan'),
-    `${table}${keyText(event.row_id)}`,
+    target,
     change,
     notes.length ? paint(`(${notes.join(', ')})`, 'dim') : '',
   ].filter(Boolean).join(' ');

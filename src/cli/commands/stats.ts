@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { installGaps, liveForwarders } from '../../index.js';
+import { ddlFailures, installGaps, liveForwarders } from '../../index.js';
 import { withContext } from '../context.js';
-import { formatDuration, out, paint, printTable, toJson } from '../format.js';
+import { formatDuration, formatTime, out, paint, printTable, toJson } from '../format.js';
 
 /** aqevent stats */
 export function registerStats(program: Command): void {
@@ -10,10 +10,13 @@ export function registerStats(program: Command): void {
     .description('per session: backlog, in flight, dead letters, age of the oldest pending event; forwarders and their lag')
     .action(async (_options, command: Command) => {
       await withContext(command, async ({ aq, pool, json }) => {
-        const [stats, forwarders, gaps] = await Promise.all([aq.stats(), liveForwarders(pool), installGaps(pool)]);
+        const [stats, forwarders, gaps, failures] = await Promise.all([aq.stats(), liveForwarders(pool), installGaps(pool), ddlFailures(pool, 5)]);
         // Installed without a superuser: say what is missing, every time (stderr, so --json stays parseable).
         for (const gap of gaps) {
           console.error(`warning: no ${gap.missing}: ${gap.consequence}; run aqevent migrate once as a superuser to add it`);
+        }
+        for (const f of failures) {
+          console.error(`warning: ${f.commandTag ?? 'a DDL command'} at ${formatTime(f.failedAt)} committed without its aqevent events: ${f.message} (${f.sqlstate})`);
         }
         const bySession = new Map(stats.map((s) => [s.sessionId, s]));
         // A forwarder's lag is what its session still holds: not yet fetched, or published and not yet acked.
