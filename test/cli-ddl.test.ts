@@ -29,7 +29,8 @@ test('subscribe S table meta.column, then tail prints each DDL event readably', 
   const tail = startCli(['--database-url', db.url, 'tail', session], { NO_COLOR: '1' });
   try {
     await tail.waitForLine((line) => line.includes('row_delete   meta.relation public.person'));
-    const lines = tail.lines.map((line) => line.replace(/^\S+ \S+ #\d+ /, ''));
+    assert.ok(tail.lines.every((line) => /\(via table [0-9a-f]{8}\)$/.test(line)), tail.lines.join('\n'));
+    const lines = tail.lines.map((line) => line.replace(/^\S+ \S+ #\d+ /, '').replace(/ \(via table [0-9a-f]{8}\)$/, ''));
     assert.deepEqual(lines, [
       'row_insert   meta.relation public.person table',
       'row_insert   meta.column public.person.id integer not null',

@@ -58,7 +58,7 @@ DECLARE
 BEGIN
   FOR ses IN
     SELECT DISTINCT s.session_id FROM event.subscription s
-    WHERE s.relation_oid = relid AND (s.kind = ANY (kinds) OR s.column_name = ANY (columns))
+    WHERE s.relation_oid = relid AND (s.kind = ANY (kinds) OR s.column_name = ANY (_collect_before_change.columns))
     ORDER BY 1
   LOOP
     BEGIN
