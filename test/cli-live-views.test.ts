@@ -23,7 +23,8 @@ function ok(result: CliResult): string {
 
 test('subscribe --where --snapshot: the matching rows first, the end of the snapshot, then changes that enter and leave', async () => {
   const session = JSON.parse(ok(await cli('session', 'create', '--json'))).id;
-  ok(await cli('subscribe', session, 'table', 'public.person', '--where', "score > 10 or name = 'Joe'", '--snapshot'));
+  const subscribed = await cli('subscribe', session, 'table', 'public.person', '--where', "score > 10 or name = 'Joe'", '--snapshot');
+  ok(subscribed);
   await db.pool.query('UPDATE public.person SET score = 40 WHERE id = 3; UPDATE public.person SET score = 0 WHERE id = 2');
   const lines = ok(await cli('drain', session)).trim().split('\n');
   assert.match(lines[0]!, /row_insert\s+public\.person\[1\] id=1 name="Joe" score=1 \(via table [0-9a-f]{8}, snapshot\)/);
@@ -31,6 +32,7 @@ test('subscribe --where --snapshot: the matching rows first, the end of the snap
   assert.match(lines[2]!, /snapshot_end\s+public\.person the snapshot's 2 row\(s\)/);
   assert.match(lines[3]!, /row_insert\s+public\.person\[3\] .*, entered the filter\)/);
   assert.match(lines[4]!, /row_delete\s+public\.person\[2\] .*, left the filter\)/);
+  assert.match(subscribed.stderr, /^snapshot of public\.person: 2 rows, complete$/m);
   const shown = ok(await cli('session', 'show', session));
   assert.match(shown, /\(\(score > 10\) OR \(name = 'Joe'::text\)\)/);
   const json = JSON.parse(ok(await cli('--json', 'session', 'show', session)));

@@ -115,6 +115,27 @@ test('columns named like the copy\'s own aliases (t, u, y, r) are copied and fil
   ]);
 });
 
+test('a large snapshot reports its progress every 100,000 rows while it copies, and its end', async () => {
+  await db.pool.query(`CREATE TABLE public.many (id int PRIMARY KEY, v int);
+                       INSERT INTO public.many SELECT g, g FROM generate_series(1, 100001) g;`);
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const notices: Array<{ message: string }> = [];
+  client.on('notice', (n) => notices.push({ message: n.message ?? '' }));
+  try {
+    const session = await newSession(client);
+    await client.query("SELECT event.subscribe_table($1, 'public.many'::regclass, snapshot => true)", [session]);
+    const mine = notices.filter((n) => n.message.startsWith('aqevent: snapshot'));
+    assert.deepEqual(mine.map((n) => n.message.replace(/ \([\d.]+ s\)$/, '')), [
+      'aqevent: snapshot of public.many: 100000 rows copied',
+      'aqevent: snapshot of public.many: 100001 rows, complete',
+    ]);
+    assert.equal((await client.query('SELECT count(*)::int AS n FROM event.inbox WHERE session_id = $1', [session])).rows[0].n, 100002);
+  } finally {
+    await client.end();
+  }
+});
+
 test('snapshot is refused for row and field grains', async () => {
   const session = await newSession(db.pool);
   await db.pool.query('CREATE TABLE public.tiny (id int PRIMARY KEY)');

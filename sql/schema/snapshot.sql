@@ -30,6 +30,21 @@ BEGIN
 END
 $$;
 
+-- Progress of a snapshot copy, every 100,000 rows, as a NOTICE (sent to
+-- the client at once, whatever the transaction does). True.
+-- (No SET clause: it is called once per row; every name is qualified.)
+CREATE FUNCTION event._snapshot_progress(relation text, copied bigint, started timestamptz) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  IF copied OPERATOR(pg_catalog.%) 100000 OPERATOR(pg_catalog.=) 0 THEN
+    RAISE NOTICE 'aqevent: snapshot of %: % rows copied (% s)', relation, copied,
+      pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started)::pg_catalog.numeric, 1);
+  END IF;
+  RETURN true;
+END
+$$;
+
 -- Copies the subscription's current rows into its session's inbox; returns
 -- how many. Runs as the session's owner (SET ROLE for the copy when the
 -- caller is a member of it), so that its policies and privileges decide.
@@ -83,18 +98,21 @@ BEGIN
     '                            ''snapshot'', true),'
     '         now()'
     '  FROM (SELECT nextval(''event.event_id_seq'') AS id, r.full_row'
-    '        FROM (SELECT to_jsonb(aqevent_row.*) AS full_row'
+    '        FROM (SELECT row_number() OVER () AS n, to_jsonb(aqevent_row.*) AS full_row'
     '              FROM (SELECT %1$s FROM %2$s AS aqevent_t WHERE %3$s ORDER BY %4$s) aqevent_row) r'
+    '        WHERE event._snapshot_progress($7, r.n, $8)'
     '       ) r'
     '  RETURNING 1)'
     'SELECT count(*), pg_current_snapshot() FROM copied',
     columns, sub.relation_oid::regclass, coalesce('(' || sub.filter || ')', 'true'), key_order)
     INTO copied, taken
-    USING sub.session_id, sub.id, sub.kind, rel, event._primary_key(sub.relation_oid), sub.columns;
+    USING sub.session_id, sub.id, sub.kind, rel, event._primary_key(sub.relation_oid), sub.columns,
+          sub.relation_oid::regclass::text, clock_timestamp();
   IF switched THEN
     PERFORM set_config('role', was_role, true);
   END IF;
   PERFORM event._snapshot_taken(sub.id, taken);
+  RAISE NOTICE 'aqevent: snapshot of %: % rows, complete', sub.relation_oid::regclass, copied;
   INSERT INTO event.inbox (session_id, id, subscription_id, operation, event, created_at)
   SELECT sub.session_id, m.id, sub.id, 'snapshot_end',
          jsonb_build_object('id', m.id, 'operation', 'snapshot_end', 'subscription_type', sub.kind,

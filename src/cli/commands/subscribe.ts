@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { Session, SubscribeOptions } from '../../index.js';
+import type pg from 'pg';
+import { Session, type SubscribeOptions } from '../../index.js';
 import { columnName, rowKey, sessionId, tableName, usage, UsageError } from '../arguments.js';
 import { withContext } from '../context.js';
 import { out, toJson } from '../format.js';
@@ -71,11 +72,23 @@ put a value that contains a comma or a double quote in double quotes, doubling q
       if (flags.where !== undefined) options.filter = flags.where;
       if (flags.columns !== undefined) options.columns = flags.columns.split(',').map((c) => c.trim()).filter(Boolean);
       if (flags.snapshot) options.snapshot = true;
-      await withContext(command, async ({ aq, json }) => {
-        const subscription = await call(aq.session(id), options).catch((error: unknown) => {
-          throw error instanceof TypeError ? new UsageError(error.message) : error;
-        });
-        out(json ? toJson({ id: subscription, sessionId: id, grain }) : subscription);
+      await withContext(command, async ({ aq, pool, json }) => {
+        // A snapshot reports its progress as NOTICEs, on the one connection that copies it: shown on stderr.
+        const client = options.snapshot ? await pool.connect() : undefined;
+        const onNotice = (notice: { message?: string }) => {
+          if (notice.message?.startsWith('aqevent: snapshot')) process.stderr.write(`${notice.message.slice('aqevent: '.length)}\n`);
+        };
+        client?.on('notice', onNotice);
+        try {
+          const session = client ? new Session(client as unknown as pg.Pool, id) : aq.session(id);
+          const subscription = await call(session, options).catch((error: unknown) => {
+            throw error instanceof TypeError ? new UsageError(error.message) : error;
+          });
+          out(json ? toJson({ id: subscription, sessionId: id, grain }) : subscription);
+        } finally {
+          client?.off('notice', onNotice);
+          client?.release();
+        }
       });
     });
 }
