@@ -16,6 +16,7 @@ import { ensureEmbedded, stopEmbedded } from '../src/db/embedded.js';
 import { readRecord, runningServer, waitForExit } from '../src/db/embedded-state.js';
 import { serverUser } from '../src/db/embedded-user.js';
 import { migrate } from '../src/db/migrate.js';
+import { freePort } from './support/ports.js';
 import { runProcess } from '../src/db/run-process.js';
 import type { Session } from '../src/session.js';
 
@@ -50,7 +51,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aqevent-crash-'));
   await chmod(dir, 0o755); // as root the server runs as the postgres user, which must reach the data directory
   dataDir = join(dir, 'data');
-  port = 50000 + Math.floor(Math.random() * 4000);
+  port = await freePort();
   await start();
   const aq = await connect();
   try {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stopEmbedded } from '../src/db/embedded.js';
 import { runCli } from './support/cli.js';
-import { atEnd, NO_DATABASE, occupyDefaultPort, privateFolder, randomPort, statusOf } from './support/embedded.js';
+import { atEnd, NO_DATABASE, occupyDefaultPort, privateFolder, freePort, statusOf } from './support/embedded.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const asRoot = process.getuid?.() === 0;
@@ -40,7 +40,7 @@ test('as root, a checkout in a folder only root can enter runs migrate and the d
 });
 
 test('as root, a data directory the server user cannot reach is one line that says what to do', { skip: !asRoot && 'needs root' }, async () => {
-  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: join(await privateFolder(), 'data'), AQEVENT_EMBEDDED_PORT: String(randomPort()) };
+  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: join(await privateFolder(), 'data'), AQEVENT_EMBEDDED_PORT: String(await freePort()) };
   const result = await runCli(['migrate'], env, 60_000);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^aqevent: the embedded PostgreSQL runs as user "postgres" \(not root\), which cannot enter .*: set AQEVENT_DATA_DIR/);

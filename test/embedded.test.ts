@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { stopEmbedded } from '../src/db/embedded.js';
 import { runCli } from './support/cli.js';
-import { atEnd, NO_DATABASE, occupyDefaultPort, openFolder, randomPort, statusOf } from './support/embedded.js';
+import { atEnd, NO_DATABASE, occupyDefaultPort, openFolder, freePort, statusOf } from './support/embedded.js';
 
 test('two CLI runs share one embedded server and its data; a taken default port makes it take the next free one', async () => {
   const dataDir = join(await openFolder(), 'data');
@@ -28,7 +28,7 @@ test('two CLI runs share one embedded server and its data; a taken default port 
 test('embedded status starts nothing; stop stops it, says so in --json, and a second stop finds nothing to stop', async () => {
   const dataDir = join(await openFolder(), 'data');
   atEnd(() => stopEmbedded({ dataDir }));
-  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: dataDir, AQEVENT_EMBEDDED_PORT: String(randomPort()) };
+  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: dataDir, AQEVENT_EMBEDDED_PORT: String(await freePort()) };
   const before = await statusOf(env);
   assert.deepEqual([before.initialised, before.running, before.pid], [false, false, null]);
   assert.equal(before.dataDir, dataDir);
@@ -56,7 +56,7 @@ test('embedded status starts nothing; stop stops it, says so in --json, and a se
 test('three commands at once on a fresh data directory: one creates and starts the server, all three use it', async () => {
   const dataDir = join(await openFolder(), 'data');
   atEnd(() => stopEmbedded({ dataDir }));
-  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: dataDir, AQEVENT_EMBEDDED_PORT: String(randomPort()) };
+  const env = { ...NO_DATABASE, AQEVENT_DATA_DIR: dataDir, AQEVENT_EMBEDDED_PORT: String(await freePort()) };
   const results = await Promise.all([1, 2, 3].map(() => runCli(['migrate'], env, 120_000)));
   for (const result of results) assert.equal(result.code, 0, result.stderr);
   assert.equal((await statusOf(env)).running, true);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { embeddedHome } from '../src/db/embedded-paths.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { freePort } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -58,6 +59,7 @@ test('the README\'s TypeScript example type-checks against the installed types a
   await writeFile(join(project, 'example.ts'), example!);
   // The public types name pg's: they must come with the package (skipLibCheck would hide a missing @types/pg in its declarations).
   await writeFile(join(project, 'pool-type.ts'), `import type { Session } from 'aqevent';
+
 import type pg from 'pg';
 export const poolOf = (session: Session): pg.Pool => session.pool;
 export const clientOf = (session: Session): Promise<pg.PoolClient> => poolOf(session).connect();
@@ -101,7 +103,7 @@ test('the installed CLI runs: against DATABASE_URL, and on its own embedded Post
   assert.match(migrate.stdout, /schema is current/);
 
   const env = { ...cleanEnv, DATABASE_URL: '', PGHOST: '', PGPORT: '', PGDATABASE: '', PGUSER: '',
-    AQEVENT_DATA_DIR: join(dir, 'embedded'), AQEVENT_EMBEDDED_PORT: String(50000 + Math.floor(Math.random() * 4000)) };
+    AQEVENT_DATA_DIR: join(dir, 'embedded'), AQEVENT_EMBEDDED_PORT: String(await freePort()) };
   const status = JSON.parse((await run(bin, ['embedded', 'status', '--json'], { cwd: project, env })).stdout);
   cleanups.push(() => rm(join(embeddedHome(), status.key), { recursive: true, force: true }));
   cleanups.push(() => run(bin, ['embedded', 'stop'], { cwd: project, env }));

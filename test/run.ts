@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ensureEmbedded, stopEmbedded } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
+import { freePort } from './support/ports.js';
 import { ADMIN_URL_VAR, RUN_ID_VAR, TEMPLATE_VAR } from './support/harness-env.js';
 
 const runId = `${process.pid}_${Date.now().toString(36)}`;
@@ -23,7 +24,7 @@ async function adminUrl(): Promise<{ url: string; cleanup: () => Promise<void> }
   const dir = await mkdtemp(join(tmpdir(), 'aqevent-test-'));
   await chmod(dir, 0o755); // the server runs as the postgres user when we are root
   const dataDir = join(dir, 'data');
-  const port = 55000 + Math.floor(Math.random() * 5000);
+  const port = await freePort();
   const server = await ensureEmbedded({ dataDir, port });
   console.log(`# embedded PostgreSQL in ${dataDir} on port ${port}`);
   return {

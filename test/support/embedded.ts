@@ -36,7 +36,7 @@ export async function openFolder(): Promise<string> {
   return dir;
 }
 
-export const randomPort = () => 50000 + Math.floor(Math.random() * 4000);
+export { freePort } from './ports.js';
 
 /** `aqevent embedded status --json` of the checkout whose bin/aqevent is `bin`. */
 export async function statusOf(env: NodeJS.ProcessEnv, bin = BIN): Promise<Record<string, any>> {
