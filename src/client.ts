@@ -6,6 +6,7 @@ import { AqeventError } from './errors.js';
 import { Session, type SessionSettings } from './session.js';
 import { listSessions, type SessionSummary } from './sql/session-info.js';
 import { attachSession, createSession } from './sql/sessions.js';
+import { type SessionMetrics, sessionMetrics } from './sql/metrics.js';
 import { type SessionStats, stats } from './sql/stats.js';
 import { unsubscribe } from './sql/subscriptions.js';
 import { parseUuid, validate } from './validate.js';
@@ -104,6 +105,11 @@ export class Aqevent {
   /** Per session: backlog, in flight, dead letters, age of the oldest event. */
   stats(): Promise<SessionStats[]> {
     return stats(this.live);
+  }
+
+  /** Per session: stats() and counters since creation (events captured, acknowledged, dropped). */
+  metrics(): Promise<SessionMetrics[]> {
+    return sessionMetrics(this.live);
   }
 
   /** Ends the pool when aqevent created it. Running iterators stop with errors. */

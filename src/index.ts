@@ -18,6 +18,7 @@ export { type EventRef } from './events/refs.js';
 export { type DeadLetter } from './sql/dead-letters.js';
 export { type PeekedEvent } from './sql/peek.js';
 export { type SessionDetails, type SessionSummary } from './sql/session-info.js';
+export { type SessionMetrics } from './sql/metrics.js';
 export { type DeliveryOrder, type SessionStats } from './sql/stats.js';
 export { type SubscriptionSummary } from './sql/subscriptions.js';
 export { type RowKey, type TableTarget } from './targets.js';

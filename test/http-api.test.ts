@@ -307,6 +307,8 @@ test('many streams share one LISTEN connection; /metrics counts them and their s
   assert.match(metrics.body, /^aqevent_listen_connected 1$/m);
   assert.match(metrics.body, new RegExp(`^aqevent_session_backlog\\{session="${sessions[0]}"\\} \\d+$`, 'm'));
   assert.match(metrics.body, /^aqevent_events_delivered_total \d+$/m);
+  assert.match(metrics.body, new RegExp(`^aqevent_session_events_captured_total\\{session="${sessions[0]}"\\} \\d+$`, 'm'));
+  assert.match(metrics.body, new RegExp(`^aqevent_session_events_acknowledged_total\\{session="${sessions[0]}"\\} \\d+$`, 'm'));
   assert.match(metrics.body, /^aqevent_delivery_latency_seconds_count [1-9]\d*$/m);
   assert.match(metrics.body, /^aqevent_pool_connections\{state="total"\} \d+$/m);
   for (const s of streams) s.close();

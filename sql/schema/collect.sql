@@ -292,6 +292,6 @@ BEGIN
     UPDATE event.session s SET cursor = snap, events_dropped = s.events_dropped + matched WHERE s.id = ses.id;
     RETURN;
   END IF;
-  UPDATE event.session s SET cursor = snap WHERE s.id = ses.id;
+  UPDATE event.session s SET cursor = snap, events_captured = s.events_captured + added WHERE s.id = ses.id;
 END
 $$;

@@ -127,8 +127,10 @@ DECLARE
 BEGIN
   PERFORM event._require_session(session_id);
   PERFORM event._require_ids(ids);
+  PERFORM set_config('aqevent.acknowledging', 'on', true);
   DELETE FROM event.inbox q WHERE q.session_id = ack.session_id AND q.id = ANY (ids);
   GET DIAGNOSTICS done = ROW_COUNT;
+  PERFORM set_config('aqevent.acknowledging', '', true);
   RETURN done;
 END
 $$;
@@ -144,9 +146,11 @@ DECLARE
 BEGIN
   PERFORM event._require_session(session_id);
   PERFORM event._require_ids(ids);
+  PERFORM set_config('aqevent.acknowledging', 'on', true);
   WITH d AS (DELETE FROM event.inbox q WHERE q.session_id = ack_each.session_id AND q.id = ANY (ids)
              RETURNING q.id)
   SELECT coalesce(array_agg(d.id), '{}') INTO done FROM d;
+  PERFORM set_config('aqevent.acknowledging', '', true);
   RETURN QUERY SELECT DISTINCT i, i = ANY (done) FROM unnest(ids) AS i ORDER BY 1;
 END
 $$;
@@ -318,21 +322,29 @@ CREATE VIEW event.pending_event WITH (security_invoker = true) AS
   SELECT q.session_id, q.id, q.subscription_id, q.event, q.created_at, q.visible_at, q.attempts, q.last_error
   FROM event.queue q;
 
--- Per visible session: deliverable now, leased or backing off, dead letters,
--- age of the oldest pending event.
-CREATE FUNCTION event.stats()
-RETURNS TABLE (session_id uuid, backlog bigint, in_flight bigint, dead bigint,
-               oldest_age interval, max_attempts integer, delivery_order text)
+-- What a scraper reads, per visible session (after collecting each): events
+-- deliverable now, leased or backing off, dead letters, the age of the oldest
+-- pending event; and counters: events the session's reader made and events
+-- acknowledged since the session was created, events dropped past the
+-- pending cap since its last resume. aqevent serve's GET /metrics shows them.
+CREATE FUNCTION event.metrics()
+RETURNS TABLE (session_id uuid, owner name, backlog bigint, in_flight bigint, dead_letters bigint,
+               oldest_pending_age interval, events_captured bigint, events_acknowledged bigint,
+               events_dropped bigint, subscriptions bigint, overflowed boolean, last_attached_at timestamptz)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- its own statement: the query below then sees what collecting changed
   PERFORM event._sync(s.id) FROM event.session s ORDER BY s.id;
   RETURN QUERY
-  SELECT s.id,
-         coalesce(q.backlog, 0), coalesce(q.in_flight, 0), coalesce(d.dead, 0),
-         now() - q.oldest, s.max_attempts, s.delivery_order
+  SELECT s.id, r.rolname,
+         coalesce(q.backlog, 0), coalesce(q.in_flight, 0), coalesce(d.dead, 0), now() - q.oldest,
+         s.events_captured, s.events_acknowledged, s.events_dropped,
+         (SELECT count(*) FROM event.subscription x WHERE x.session_id = s.id),
+         s.overflowed_at IS NOT NULL, s.last_attached_at
   FROM event.session s
+  LEFT JOIN pg_roles r ON r.oid = s.owner_role
   LEFT JOIN (SELECT q.session_id,
                     count(*) FILTER (WHERE q.visible_at IS NULL OR q.visible_at <= now()) AS backlog,
                     count(*) FILTER (WHERE q.visible_at > now()) AS in_flight,
@@ -342,6 +354,18 @@ BEGIN
              FROM event.dead_letter d GROUP BY d.session_id) d ON d.session_id = s.id
   ORDER BY s.created_at, s.id;
 END
+$$;
+
+-- Per visible session: event.metrics()'s gauges, and the delivery settings.
+CREATE FUNCTION event.stats()
+RETURNS TABLE (session_id uuid, backlog bigint, in_flight bigint, dead bigint,
+               oldest_age interval, max_attempts integer, delivery_order text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT m.session_id, m.backlog, m.in_flight, m.dead_letters, m.oldest_pending_age, s.max_attempts, s.delivery_order
+  FROM event.metrics() m JOIN event.session s ON s.id = m.session_id
+  ORDER BY s.created_at, s.id
 $$;
 
 -- A row_id from key values alone, the key columns looked up in the catalog.

@@ -68,7 +68,9 @@ CREATE TRIGGER session_deleted AFTER DELETE ON event.session
 
 -- event.session.pending counts the session's inbox rows, for the pending cap,
 -- kept by these triggers whoever inserts or deletes (collect, ack, requeue,
--- dead letters, purge), so that no caller can set it.
+-- dead letters, purge), so that no caller can set it. Deletes by event.ack
+-- and event.ack_each (which mark them, for this statement, with the setting
+-- aqevent.acknowledging) also count in events_acknowledged.
 CREATE FUNCTION event._inbox_counted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -78,7 +80,10 @@ BEGIN
     UPDATE event.session s SET pending = s.pending + n.n
       FROM (SELECT x.session_id, count(*) AS n FROM aqevent_rows x GROUP BY 1) n WHERE s.id = n.session_id;
   ELSE
-    UPDATE event.session s SET pending = greatest(s.pending - n.n, 0)
+    UPDATE event.session s
+       SET pending = greatest(s.pending - n.n, 0),
+           events_acknowledged = s.events_acknowledged
+             + CASE WHEN current_setting('aqevent.acknowledging', true) = 'on' THEN n.n ELSE 0 END
       FROM (SELECT x.session_id, count(*) AS n FROM aqevent_rows x GROUP BY 1) n WHERE s.id = n.session_id;
   END IF;
   RETURN NULL;

@@ -3,7 +3,9 @@
 -- A session outlives connections: any number of connections may attach to
 -- it. cursor is the snapshot up to which the session's reader has matched the
 -- change log (collect.sql); pending counts its events not yet acknowledged
--- (for the pending cap).
+-- (for the pending cap); events_captured and events_acknowledged count, since
+-- the session was created, the events its reader made (collect.sql) and the
+-- ones acknowledged (delivery.sql), for event.metrics().
 
 CREATE TABLE event.session (
   id                uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -21,7 +23,9 @@ CREATE TABLE event.session (
   overflow_event_id bigint,
   events_dropped    bigint      NOT NULL DEFAULT 0,
   cursor            pg_snapshot NOT NULL DEFAULT pg_current_snapshot(),
-  pending           bigint      NOT NULL DEFAULT 0
+  pending           bigint      NOT NULL DEFAULT 0,
+  events_captured   bigint      NOT NULL DEFAULT 0,
+  events_acknowledged bigint    NOT NULL DEFAULT 0
 );
 
 CREATE INDEX session_owner_idx ON event.session (owner_role);

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { stats } from '../sql/stats.js';
+import { sessionMetrics } from '../sql/metrics.js';
 
 /**
  * The Prometheus metrics of a handler, in a registry of its own (two handlers
  * in one process do not share counters). Per-session numbers come from
- * event.stats() as the login role, on each scrape.
+ * event.metrics() as the login role, on each scrape.
  */
 export class HttpMetrics {
   readonly registry = new Registry();
@@ -39,15 +39,25 @@ export class HttpMetrics {
       dead: new Gauge({ name: 'aqevent_session_dead_letters', help: 'Dead letters', labelNames: ['session'], registers }),
       oldest: new Gauge({ name: 'aqevent_session_oldest_pending_seconds', help: 'Age of the oldest pending event', labelNames: ['session'], registers }),
     };
-    // Filled on each scrape by one event.stats() call (the gauges' own collect would run it four times).
+    // Counters kept in the database (event.session), copied on each scrape.
+    const perSessionTotals = {
+      captured: new Counter({ name: 'aqevent_session_events_captured_total', help: "Events the session's reader made from captured changes", labelNames: ['session'], registers }),
+      acknowledged: new Counter({ name: 'aqevent_session_events_acknowledged_total', help: 'Events acknowledged', labelNames: ['session'], registers }),
+      dropped: new Counter({ name: 'aqevent_session_events_dropped_total', help: 'Events dropped past the pending cap since the last resume', labelNames: ['session'], registers }),
+    };
+    // Filled on each scrape by one event.metrics() call (the metrics' own collect would run it once each).
     this.refreshSessions = async () => {
-      const rows = await stats(pool);
-      for (const gauge of Object.values(perSession)) gauge.reset();
+      const rows = await sessionMetrics(pool);
+      for (const metric of [...Object.values(perSession), ...Object.values(perSessionTotals)]) metric.reset();
       for (const row of rows) {
-        perSession.backlog.set({ session: row.sessionId }, row.backlog);
-        perSession.inFlight.set({ session: row.sessionId }, row.inFlight);
-        perSession.dead.set({ session: row.sessionId }, row.dead);
-        perSession.oldest.set({ session: row.sessionId }, row.oldestAgeMs === null ? 0 : row.oldestAgeMs / 1000);
+        const labels = { session: row.sessionId };
+        perSession.backlog.set(labels, row.backlog);
+        perSession.inFlight.set(labels, row.inFlight);
+        perSession.dead.set(labels, row.deadLetters);
+        perSession.oldest.set(labels, row.oldestPendingMs === null ? 0 : row.oldestPendingMs / 1000);
+        perSessionTotals.captured.inc(labels, row.eventsCaptured);
+        perSessionTotals.acknowledged.inc(labels, row.eventsAcknowledged);
+        perSessionTotals.dropped.inc(labels, row.eventsDropped);
       }
     };
   }
