@@ -238,9 +238,16 @@ test('direct table access gains nothing that the functions refuse', async () => 
        AND (has_function_privilege($1, p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))
      ORDER BY 1`,
     [r.stranger.name]);
-  assert.deepEqual(callable.rows.map((row) => row.fn), ['event._collect(uuid)', 'event._snapshot_taken(uuid,pg_snapshot)',
-    'event.listener_register()', 'event.listener_unregister()'],
+  assert.deepEqual(callable.rows.map((row) => row.fn), ['event._collect(uuid)', 'event._collect_many(uuid[])',
+    'event._snapshot_taken(uuid,pg_snapshot)', 'event.listener_register()', 'event.listener_unregister()'],
   'the only SECURITY DEFINER functions users may run: the reader, the snapshot\'s end and the wake-up registry');
+  // the reader passes over sessions that are not the caller's: nothing collected, the cursor stays
+  await db.pool.query("INSERT INTO public.items VALUES (9001, 'n', 's')");
+  const before = await one<{ c: string; p: string }>(db.pool, 'SELECT cursor::text AS c, pending::text AS p FROM event.session WHERE id = $1', [session]);
+  assert.equal((await one<{ n: number }>(s, 'SELECT event._collect_many($1::uuid[]) AS n', [[session, own]])).n, 1, 'only its own session');
+  assert.equal(await sqlstateOf(s.query('SELECT event._collect($1)', [session])), '42704');
+  assert.deepEqual(await one(db.pool, 'SELECT cursor::text AS c, pending::text AS p FROM event.session WHERE id = $1', [session]), before);
+  await db.pool.query('DELETE FROM public.items WHERE id = 9001');
   // moving a stranger's subscription's snapshot is refused as if it did not exist
   const foreign = (await one<{ id: string }>(db.pool, 'SELECT id FROM event.subscription LIMIT 1')).id;
   assert.equal(await sqlstateOf(r.stranger.pool.query('SELECT event._snapshot_taken($1, pg_current_snapshot())', [foreign])), '42704');

@@ -87,7 +87,7 @@ BEGIN
 END
 $$;
 
-GRANT EXECUTE ON FUNCTION event._collect(uuid), event._snapshot_taken(uuid, pg_snapshot),
+GRANT EXECUTE ON FUNCTION event._collect(uuid), event._collect_many(uuid[]), event._snapshot_taken(uuid, pg_snapshot),
   event.listener_register(), event.listener_unregister()
   TO aqevent_user;
 GRANT EXECUTE ON FUNCTION event.expire_sessions(timestamptz), event.purge_dead_letters(interval, timestamptz),

@@ -96,10 +96,45 @@ AS $$
   FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id_if_assigned() AS x) o
 $$;
 
--- Returns nothing, and refuses (42704, as for a session that does not exist)
--- a caller that could not use the session itself: it is callable by any
--- aqevent_user, and locks the session row while it runs.
+-- The sessions of session_ids the caller may use: its own role's (SET ROLE's,
+-- else the login's; a definer's current_user is its owner), or any for
+-- aqevent_admin and superusers.
+CREATE FUNCTION event._collectable(session_ids uuid[]) RETURNS uuid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}')
+  FROM event.session s
+  JOIN pg_roles r ON r.rolname = CASE current_setting('role') WHEN 'none' THEN session_user::text
+                                 ELSE current_setting('role') END
+  WHERE s.id = ANY (session_ids)
+    AND (r.rolsuper OR pg_has_role(r.oid, s.owner_role, 'MEMBER') OR pg_has_role(r.oid, 'aqevent_admin', 'MEMBER'))
+$$;
+
+-- Collects one session. Returns nothing, and refuses (42704, as for a
+-- session that does not exist) a caller that could not use the session
+-- itself: it is callable by any aqevent_user, and locks the session row
+-- while it runs.
 CREATE FUNCTION event._collect(session_id uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF event._collect_many(ARRAY[session_id]) = 0 THEN
+    RAISE EXCEPTION 'session "%" does not exist', session_id USING ERRCODE = 'undefined_object';
+  END IF;
+END
+$$;
+
+-- Collects many sessions: the sessions of session_ids the caller may use (the
+-- others are passed over; event._collect refuses them). A session with
+-- nothing of its tables committed since its cursor costs one index probe
+-- and no write (its cursor moves when far behind, so that the probe stays
+-- short). The others are locked, in id order, and matched a batch at a time:
+-- sessions together up to about 5,000 changes to match (a session with more
+-- is a batch of its own), so that one statement's work stays bounded.
+-- Returns how many of the sessions the caller may use.
+CREATE FUNCTION event._collect_many(session_ids uuid[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
@@ -107,75 +142,116 @@ SET enable_mergejoin = off
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-  ses event.session;
-  snap pg_snapshot;
-  relids oid[];
-  prev_xmax xid8;
-  now_xmax xid8;
-  prev_xip xid8[];
+  snap pg_snapshot := event._collect_snapshot();
+  now_xmax xid8 := pg_snapshot_xmax(snap);
+  usable integer;
+  due uuid[];
+  due_changes bigint[];
+  locked event.session[];
+  batch event.session[] := '{}';
+  batch_changes bigint := 0;
+  item record;
+BEGIN
+  WITH probed AS MATERIALIZED (
+    SELECT s.id, s.cursor, pg_snapshot_xmax(s.cursor) AS prev_xmax,
+           ARRAY(SELECT pg_snapshot_xip(s.cursor)) AS prev_xip,
+           ARRAY(SELECT DISTINCT x.relation_oid FROM event.subscription x WHERE x.session_id = s.id) AS relids
+    FROM event.session s WHERE s.id = ANY (event._collectable(session_ids))
+  ), judged AS MATERIALIZED (
+    SELECT p.id, p.cursor, p.prev_xmax,
+           (SELECT count(*) FROM (SELECT 1 FROM event.change c
+                                  WHERE c.xid >= p.prev_xmax AND c.xid < now_xmax AND c.relid = ANY (p.relids)
+                                    AND pg_visible_in_snapshot(c.xid, snap) LIMIT 5000) z)
+           + (SELECT count(*) FROM (SELECT 1 FROM event.change c
+                                    WHERE c.xid = ANY (p.prev_xip) AND c.relid = ANY (p.relids)
+                                      AND pg_visible_in_snapshot(c.xid, snap) LIMIT 5000) z) AS changes
+    FROM probed p
+  ), moved AS (
+    UPDATE event.session s SET cursor = snap
+    FROM judged j
+    WHERE s.id = j.id AND j.changes = 0 AND now_xmax::text::bigint - j.prev_xmax::text::bigint > 10000
+      AND s.cursor::text = j.cursor::text
+  )
+  SELECT count(*), array_agg(j.id ORDER BY j.id) FILTER (WHERE j.changes > 0),
+         array_agg(j.changes ORDER BY j.id) FILTER (WHERE j.changes > 0)
+    INTO usable, due, due_changes
+  FROM judged j;
+  IF due IS NULL THEN
+    RETURN usable;
+  END IF;
+  locked := ARRAY(SELECT s FROM event.session s WHERE s.id = ANY (due) ORDER BY s.id FOR UPDATE);
+  snap := event._collect_snapshot();
+  FOR item IN
+    SELECT l AS ses, d.changes FROM unnest(locked) l JOIN unnest(due, due_changes) AS d(id, changes) ON d.id = l.id
+    ORDER BY l.id
+  LOOP
+    IF cardinality(batch) > 0 AND batch_changes + item.changes > 5000 THEN
+      PERFORM event._collect_locked(batch, snap);
+      batch := '{}';
+      batch_changes := 0;
+    END IF;
+    batch := batch || item.ses;
+    batch_changes := batch_changes + item.changes;
+  END LOOP;
+  IF cardinality(batch) > 0 THEN
+    PERFORM event._collect_locked(batch, snap);
+  END IF;
+  RETURN usable;
+END
+$$;
+
+-- Matches the change log up to snap against the subscriptions of sessions
+-- the caller has locked, in one statement, and moves their cursors to snap.
+CREATE FUNCTION event._collect_locked(locked event.session[], snap pg_snapshot) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_mergejoin = off
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+  now_xmax xid8 := pg_snapshot_xmax(snap);
   cap bigint := event._setting('max_pending_per_session');
-  matched bigint;
-  added bigint;
-  first_id bigint;
-  last_id bigint;
+  done_ids uuid[];
+  done_matched bigint[];
+  done_added bigint[];
+  done_first bigint[];
+  done_last bigint[];
+  capped record;
   marker bigint;
 BEGIN
-  -- the calling role: SET ROLE's, else the login (a definer's current_user is its owner)
-  IF NOT EXISTS (SELECT 1 FROM event.session s
-                 JOIN pg_roles r ON r.rolname = CASE current_setting('role') WHEN 'none' THEN session_user::text
-                                                ELSE current_setting('role') END
-                 WHERE s.id = _collect.session_id
-                   AND (r.rolsuper OR pg_has_role(r.oid, s.owner_role, 'MEMBER')
-                        OR pg_has_role(r.oid, 'aqevent_admin', 'MEMBER'))) THEN
-    RAISE EXCEPTION 'session "%" does not exist', session_id USING ERRCODE = 'undefined_object';
-  END IF;
-  -- Nothing of the session's tables committed since its cursor: done, with
-  -- one index probe and no write (the cursor moves when it is far behind, so
-  -- that the probe stays short).
-  SELECT * INTO ses FROM event.session s WHERE s.id = _collect.session_id;
-  snap := event._collect_snapshot();
-  prev_xmax := pg_snapshot_xmax(ses.cursor);
-  now_xmax := pg_snapshot_xmax(snap);
-  prev_xip := ARRAY(SELECT pg_snapshot_xip(ses.cursor));
-  relids := ARRAY(SELECT DISTINCT s.relation_oid FROM event.subscription s WHERE s.session_id = ses.id);
-  IF NOT EXISTS (SELECT 1 FROM event.change c
-                 WHERE c.xid >= prev_xmax AND c.xid < now_xmax AND c.relid = ANY (relids)
-                   AND pg_visible_in_snapshot(c.xid, snap))
-     AND NOT EXISTS (SELECT 1 FROM event.change c
-                     WHERE c.xid = ANY (prev_xip) AND c.relid = ANY (relids)
-                       AND pg_visible_in_snapshot(c.xid, snap)) THEN
-    IF now_xmax::text::bigint - prev_xmax::text::bigint > 10000 THEN
-      UPDATE event.session s SET cursor = snap WHERE s.id = ses.id AND s.cursor::text = ses.cursor::text;
-    END IF;
-    RETURN;
-  END IF;
-  SELECT * INTO ses FROM event.session s WHERE s.id = _collect.session_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RETURN;
-  END IF;
-  snap := event._collect_snapshot();
-  prev_xmax := pg_snapshot_xmax(ses.cursor);
-  now_xmax := pg_snapshot_xmax(snap);
-  prev_xip := ARRAY(SELECT pg_snapshot_xip(ses.cursor));
-
-  WITH changes AS MATERIALIZED (
-    SELECT c.* FROM event.change c
-    WHERE c.xid >= prev_xmax AND c.xid < now_xmax AND c.relid = ANY (relids)
-      AND pg_visible_in_snapshot(c.xid, snap)
-    UNION ALL
-    SELECT c.* FROM event.change c
-    WHERE c.xid = ANY (prev_xip) AND c.relid = ANY (relids)
-      AND pg_visible_in_snapshot(c.xid, snap)
+  WITH sess AS MATERIALIZED (
+    SELECT l.id AS sid, l.owner_role, l.overflowed_at, pg_snapshot_xmax(l.cursor) AS prev_xmax,
+           ARRAY(SELECT pg_snapshot_xip(l.cursor)) AS prev_xip,
+           ARRAY(SELECT DISTINCT x.relation_oid FROM event.subscription x WHERE x.session_id = l.id) AS relids
+    FROM unnest(locked) l
+  ), changes AS MATERIALIZED (
+    SELECT x.sid, x.owner_role, c.*
+    FROM sess x
+    CROSS JOIN LATERAL (
+      SELECT c.* FROM event.change c
+      WHERE c.xid >= x.prev_xmax AND c.xid < now_xmax AND c.relid = ANY (x.relids)
+        AND pg_visible_in_snapshot(c.xid, snap)
+      UNION ALL
+      SELECT c.* FROM event.change c
+      WHERE c.xid = ANY (x.prev_xip) AND c.relid = ANY (x.relids)
+        AND pg_visible_in_snapshot(c.xid, snap)) c
   ), views AS MATERIALIZED (
-    SELECT r.relid, v.visible, v.hidden, v.rls
-    FROM unnest(relids) AS r(relid) CROSS JOIN LATERAL event._reader_view(ses.owner_role, r.relid) v
+    SELECT o.owner_role, o.relid, v.visible, v.hidden, v.rls
+    FROM (SELECT DISTINCT x.owner_role, r.relid FROM sess x CROSS JOIN unnest(x.relids) AS r(relid)) o
+    CROSS JOIN LATERAL event._reader_view(o.owner_role, o.relid) v
   ), verdicts AS MATERIALIZED (
-    SELECT * FROM event._verdicts(ses.id, prev_xmax, now_xmax, prev_xip, snap)
+    SELECT x.sid, v.*
+    FROM sess x CROSS JOIN LATERAL event._verdicts(x.sid, x.prev_xmax, now_xmax, x.prev_xip, snap) v
+    -- only sessions with changes to match and a subscription to check (a filter, or row-level security)
+    WHERE x.sid IN (SELECT DISTINCT c.sid FROM changes c)
+      AND (EXISTS (SELECT 1 FROM event.subscription f WHERE f.session_id = x.sid AND f.filter IS NOT NULL)
+           OR EXISTS (SELECT 1 FROM views w WHERE w.owner_role = x.owner_role AND w.relid = ANY (x.relids) AND w.rls))
   ), grains AS MATERIALIZED (
-    SELECT s.relation_oid AS relid, bool_or(s.kind IN ('row', 'field')) AS keyed
-    FROM event.subscription s WHERE s.session_id = ses.id GROUP BY s.relation_oid
+    SELECT s.session_id AS sid, s.relation_oid AS relid, bool_or(s.kind IN ('row', 'field')) AS keyed
+    FROM event.subscription s WHERE s.session_id IN (SELECT x.sid FROM sess x) GROUP BY s.session_id, s.relation_oid
   ), shapes AS MATERIALIZED (
-    SELECT sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden, v.rls,
+    SELECT u.sid, sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden, v.rls,
            g.keyed OR cardinality(v.hidden) > 0 AS must_split,
            ARRAY(SELECT array_position(sh.columns, k) FROM unnest(sh.key_columns) WITH ORDINALITY u(k, o) ORDER BY u.o) AS key_pos,
            CASE WHEN cardinality(v.hidden) = 0 THEN NULL
@@ -183,18 +259,19 @@ BEGIN
            CASE WHEN sh.key_columns IS NULL OR sh.identity_columns IS NULL THEN NULL::text[]
                 ELSE ARRAY(SELECT DISTINCT k FROM unnest(sh.key_columns || sh.identity_columns) k
                            WHERE NOT (k = ANY (v.hidden))) END AS delete_columns
-    FROM event.shape sh
-    JOIN views v ON v.relid = sh.relid AND v.visible
-    JOIN grains g ON g.relid = sh.relid
-    WHERE sh.id IN (SELECT DISTINCT c.shape FROM changes c)
+    FROM (SELECT DISTINCT c.sid, c.owner_role, c.shape FROM changes c) u
+    JOIN event.shape sh ON sh.id = u.shape
+    JOIN views v ON v.owner_role = u.owner_role AND v.relid = sh.relid AND v.visible
+    JOIN grains g ON g.sid = u.sid AND g.relid = sh.relid
   ), keyed AS MATERIALIZED (
-    SELECT c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, c.new_row AS new_image, c.old_image,
+    SELECT c.sid, c.owner_role, c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, c.new_row AS new_image,
+           c.old_row AS old_image,
            x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.rls, x.key_pos, x.visible_pos,
            x.delete_columns, f.nf, f.oldf,
            ARRAY(SELECT event._unquote(f.nf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS new_key,
            ARRAY(SELECT event._unquote(f.oldf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS old_key
-    FROM (SELECT c.*, c.old_row AS old_image FROM changes c) c
-    JOIN shapes x ON x.shape = c.shape
+    FROM changes c
+    JOIN shapes x ON x.sid = c.sid AND x.shape = c.shape
     CROSS JOIN LATERAL (
       SELECT CASE WHEN c.op = 'u' OR (c.op = 'i' AND x.must_split) THEN event._fields(c.new_row) END AS nf,
              CASE WHEN c.op = 'u' OR (c.op = 'd' AND x.must_split) THEN event._fields(c.old_row) END AS oldf) f
@@ -207,12 +284,12 @@ BEGIN
            CASE WHEN s.columns IS NULL THEN k.hidden
                 ELSE k.hidden || ARRAY(SELECT c FROM unnest(k.columns) c WHERE NOT (c = ANY (s.columns))) END AS sub_hidden
     FROM keyed k
-    JOIN event.subscription s ON s.session_id = ses.id AND s.relation_oid = k.relid
-    LEFT JOIN verdicts vd ON vd.subscription_id = s.id AND vd.change_id = k.change_id
+    JOIN event.subscription s ON s.session_id = k.sid AND s.relation_oid = k.relid
+    LEFT JOIN verdicts vd ON vd.sid = k.sid AND vd.subscription_id = s.id AND vd.change_id = k.change_id
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
-      AND event._meta_row_visible(ses.owner_role, k.relid, k.change_id)
-  ), events AS (
-    SELECT p.change_id, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
+      AND event._meta_row_visible(k.owner_role, k.relid, k.change_id)
+  ), events AS MATERIALIZED (
+    SELECT p.sid, p.change_id, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
            p.schema_name, p.relation_name, p.key_columns, e.pk_values, e.column_name, e.new_row, e.old_row,
            e.payload_columns, p.sub_hidden AS hidden, e.reason, p.xid, p.captured_at
     FROM pairs p
@@ -260,38 +337,53 @@ BEGIN
     INSERT INTO event.inbox (session_id, id, subscription_id, subscription_type, operation, relid, shape,
                              relation_schema, relation_name, pk_columns, pk_values, column_name,
                              new_row, old_row, payload_columns, hidden, reason, transaction_id, created_at)
-    SELECT ses.id, nextval('event.event_id_seq'), o.subscription_id, o.kind, o.operation, o.relid, o.shape,
+    SELECT o.sid, nextval('event.event_id_seq'), o.subscription_id, o.kind, o.operation, o.relid, o.shape,
            o.schema_name, o.relation_name, o.key_columns, o.pk_values, o.column_name,
            o.new_row, o.old_row, o.payload_columns, o.hidden, o.reason, o.xid::text::bigint, o.captured_at
-    FROM (SELECT * FROM events ev
-          ORDER BY ev.change_id, array_position(ARRAY['table', 'column', 'row', 'field'], ev.kind),
+    FROM (SELECT ev.* FROM events ev JOIN sess x ON x.sid = ev.sid AND x.overflowed_at IS NULL
+          ORDER BY ev.sid, ev.change_id, array_position(ARRAY['table', 'column', 'row', 'field'], ev.kind),
                    ev.sub_created, ev.subscription_id, ev.seq OFFSET 0) o
-    WHERE ses.overflowed_at IS NULL
-    RETURNING id
+    RETURNING session_id, id
+  ), matched AS (
+    SELECT ev.sid, count(*) AS n FROM events ev GROUP BY ev.sid
+  ), added AS (
+    SELECT i.session_id AS sid, count(*) AS n, min(i.id) AS first_id, max(i.id) AS last_id
+    FROM inserted i GROUP BY i.session_id
   )
-  SELECT (SELECT count(*) FROM events), count(*), min(i.id), max(i.id) INTO matched, added, first_id, last_id
-  FROM inserted i;
+  SELECT array_agg(x.sid ORDER BY x.sid), array_agg(coalesce(m.n, 0) ORDER BY x.sid),
+         array_agg(coalesce(a.n, 0) ORDER BY x.sid), array_agg(a.first_id ORDER BY x.sid),
+         array_agg(a.last_id ORDER BY x.sid)
+    INTO done_ids, done_matched, done_added, done_first, done_last
+  FROM sess x LEFT JOIN matched m ON m.sid = x.sid LEFT JOIN added a ON a.sid = x.sid;
 
-  IF ses.overflowed_at IS NULL AND cap IS NOT NULL AND added > 0 AND ses.pending + added > cap THEN
-    -- Past the cap: none of these, one marker, and nothing more until resumed.
-    DELETE FROM event.inbox q WHERE q.session_id = ses.id AND q.id BETWEEN first_id AND last_id;
+  -- Past the cap: none of this pass's events, one marker, and nothing more until resumed.
+  FOR capped IN
+    SELECT l.id, d.added, d.first_id, d.last_id
+    FROM unnest(locked) l JOIN unnest(done_ids, done_added, done_first, done_last) AS d(id, added, first_id, last_id)
+      ON d.id = l.id
+    WHERE l.overflowed_at IS NULL AND cap IS NOT NULL AND d.added > 0 AND l.pending + d.added > cap
+    ORDER BY l.id
+  LOOP
+    DELETE FROM event.inbox q WHERE q.session_id = capped.id AND q.id BETWEEN capped.first_id AND capped.last_id;
     marker := nextval('event.event_id_seq');
     INSERT INTO event.inbox (session_id, id, operation, event, created_at)
-    VALUES (ses.id, marker, 'overflow',
+    VALUES (capped.id, marker, 'overflow',
             jsonb_build_object('id', marker, 'operation', 'overflow', 'subscription_id', NULL,
-                               'max_pending', cap, 'events_dropped', added,
+                               'max_pending', cap, 'events_dropped', capped.added,
                                'transaction_id', NULL, 'timestamp', now()),
             now());
     UPDATE event.session s
        SET cursor = snap, overflowed_at = now(), overflow_event_id = marker,
-           events_dropped = s.events_dropped + added
-     WHERE s.id = ses.id;
-    RETURN;
-  END IF;
-  IF ses.overflowed_at IS NOT NULL THEN
-    UPDATE event.session s SET cursor = snap, events_dropped = s.events_dropped + matched WHERE s.id = ses.id;
-    RETURN;
-  END IF;
-  UPDATE event.session s SET cursor = snap, events_captured = s.events_captured + added WHERE s.id = ses.id;
+           events_dropped = s.events_dropped + capped.added
+     WHERE s.id = capped.id;
+  END LOOP;
+  UPDATE event.session s
+     SET cursor = snap,
+         events_dropped = s.events_dropped + CASE WHEN l.overflowed_at IS NULL THEN 0 ELSE d.matched END,
+         events_captured = s.events_captured + CASE WHEN l.overflowed_at IS NULL THEN d.added ELSE 0 END
+    FROM unnest(locked) l
+    JOIN unnest(done_ids, done_matched, done_added) AS d(id, matched, added) ON d.id = l.id
+   WHERE s.id = l.id
+     AND NOT (l.overflowed_at IS NULL AND cap IS NOT NULL AND d.added > 0 AND l.pending + d.added > cap);
 END
 $$;

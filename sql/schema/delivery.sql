@@ -20,6 +20,19 @@ BEGIN
 END
 $$;
 
+-- Collects the sessions of session_ids the caller may use, in one pass.
+CREATE FUNCTION event._sync_many(session_ids uuid[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF current_setting('transaction_read_only') = 'on' THEN
+    RETURN;
+  END IF;
+  PERFORM event._collect_many(session_ids);
+END
+$$;
+
 CREATE FUNCTION event._require_ids(ids bigint[]) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -289,6 +302,57 @@ BEGIN
 END
 $$;
 
+-- event.peek for many sessions in one call: for the n-th session of
+-- session_ids, up to max_events pending events with ids above after_ids[n]
+-- (from the start when after_ids or its element is NULL), leased or not,
+-- in id order, rows ordered as session_ids. Collects them all in one pass
+-- and renders them together, as the caller. 42704 names the first session
+-- that does not exist or that the caller may not use; nothing is returned.
+CREATE FUNCTION event.peek_many(session_ids uuid[], max_events integer, after_ids bigint[] DEFAULT NULL)
+RETURNS TABLE (session_id uuid, id bigint, attempts integer, visible_at timestamptz, event jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  missing uuid;
+  batch event.inbox[];
+BEGIN
+  PERFORM event._require_max_events(max_events);
+  IF session_ids IS NULL OR array_position(session_ids, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'session ids must be an array of non-null session ids'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF after_ids IS NOT NULL AND cardinality(after_ids) <> cardinality(session_ids) THEN
+    RAISE EXCEPTION 'after_ids must hold one id (or NULL) per session: % sessions, % ids',
+      cardinality(session_ids), cardinality(after_ids)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT u.sid INTO missing FROM unnest(session_ids) AS u(sid) GROUP BY u.sid HAVING count(*) > 1 LIMIT 1;
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'session "%" is given more than once', missing
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT u.sid INTO missing FROM unnest(session_ids) WITH ORDINALITY AS u(sid, n)
+  WHERE NOT EXISTS (SELECT 1 FROM event.session s WHERE s.id = u.sid) ORDER BY u.n LIMIT 1;
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'session "%" does not exist', missing USING ERRCODE = 'undefined_object';
+  END IF;
+  PERFORM event._sync_many(session_ids);
+  SELECT array_agg(x.q) INTO batch
+  FROM unnest(session_ids, after_ids) AS c(sid, after_id)
+  CROSS JOIN LATERAL (SELECT q FROM event.inbox q
+                      WHERE q.session_id = c.sid AND (c.after_id IS NULL OR q.id > c.after_id)
+                      ORDER BY q.id LIMIT max_events) x(q)
+  WHERE c.sid IS NOT NULL;
+  RETURN QUERY
+  SELECT b.session_id, b.id, b.attempts, b.visible_at, r.event
+  FROM unnest(batch) b
+  JOIN event._render(batch) r ON r.id = b.id
+  JOIN unnest(session_ids) WITH ORDINALITY AS u(sid, n) ON u.sid = b.session_id
+  ORDER BY u.n, b.id;
+END
+$$;
+
 -- One session's inbox with each event's JSON, for event.queue.
 CREATE FUNCTION event._session_queue(session_id uuid)
 RETURNS TABLE (id bigint, subscription_id uuid, operation text, event jsonb, created_at timestamptz,
@@ -336,7 +400,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   -- its own statement: the query below then sees what collecting changed
-  PERFORM event._sync(s.id) FROM event.session s ORDER BY s.id;
+  PERFORM event._sync_many(ARRAY(SELECT s.id FROM event.session s));
   RETURN QUERY
   SELECT s.id, r.rolname,
          coalesce(q.backlog, 0), coalesce(q.in_flight, 0), coalesce(d.dead, 0), now() - q.oldest,
