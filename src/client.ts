@@ -16,6 +16,14 @@ export interface AqeventOptions extends ConnectionOptions {
   poolSize?: number;
   /** Apply pending migrations on connect. Default false. */
   migrate?: boolean;
+  /**
+   * Default true: leases and acks wait for their WAL flush, so a lease
+   * survives a server crash (docs/guarantees.md). false: they commit without
+   * waiting, a little less latency per fetch (bench: latency, drain), and a
+   * lease may be lost in a crash (the event then comes again early). Not
+   * with `pool`: set aqevent.durable_leases = off on its connections instead.
+   */
+  durableLeases?: boolean;
 }
 
 const optionsSchema = z.object({
@@ -25,7 +33,11 @@ const optionsSchema = z.object({
   env: z.record(z.string(), z.string().optional()).optional(),
   poolSize: z.number().int().min(2, 'poolSize must be at least 2 (a live stream keeps one connection for LISTEN)').max(1000).optional(),
   migrate: z.boolean().optional(),
-}).strict();
+  durableLeases: z.boolean().optional(),
+}).strict().refine((o) => !(o.pool && o.durableLeases === false), {
+  message: 'durableLeases: false applies to pools aqevent creates; with your own pool, set aqevent.durable_leases = off on its connections',
+  path: ['durableLeases'],
+});
 
 /**
  * The entry point: a connection to one database.
@@ -52,7 +64,7 @@ export class Aqevent {
       client = new Aqevent(settings.pool, 'the pool given', false);
     } else {
       const resolved = await resolveConnection(settings);
-      client = new Aqevent(createPool(resolved, settings.poolSize ?? 10), resolved.description, true);
+      client = new Aqevent(createPool(resolved, settings.poolSize ?? 10, { durableLeases: settings.durableLeases }), resolved.description, true);
     }
     if (settings.migrate) await client.migrate();
     return client;

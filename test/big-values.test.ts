@@ -1,10 +1,12 @@
 /**
  * Huge values never fail the writer (issue #15, item 7). A 20 MB value and
  * ten 12 MB rows in one statement come back whole; a value too large for
- * jsonb (270 MB) commits, so do the UPDATE and DELETE of its row, and its
+ * jsonb (300 MB) commits, so do the UPDATE and DELETE of its row, and its
  * events carry the documented marker ({"aqevent_unrenderable": <reason>,
  * "sqlstate", "bytes"}, sql/schema/render.sql) with the row id intact.
- * The 270 MB case runs only with AQEVENT_HUGE_TESTS=1 (about three minutes).
+ * The 300 MB case takes about three minutes on this machine (most of it the
+ * reader rendering field by field after to_jsonb refused the value); set
+ * AQEVENT_HUGE_TESTS=0 to skip it on a small machine.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -62,19 +64,19 @@ test('ten 12 MB rows in one statement: the statement commits and all ten events 
     Array.from({ length: 10 }, (_, i) => ['row_insert', String(i + 1), 12 * MB, 0]));
 });
 
-const huge = process.env.AQEVENT_HUGE_TESTS === '1';
+const huge = process.env.AQEVENT_HUGE_TESTS !== '0';
 
-test('a 270 MB value (too large for jsonb): insert, update and delete commit; events carry the marker and the row id', async (t) => {
+test('a 300 MB value (too large for jsonb): insert, update and delete commit; events carry the marker and the row id', { timeout: 900_000 }, async (t) => {
   if (!huge) {
-    t.diagnostic('skipped: set AQEVENT_HUGE_TESTS=1 to run the 270 MB case (about three minutes)');
-    t.skip('AQEVENT_HUGE_TESTS is not 1');
+    t.diagnostic('skipped: AQEVENT_HUGE_TESTS=0');
+    t.skip('AQEVENT_HUGE_TESTS is 0');
     return;
   }
-  const session = await subscribedTable('big270');
-  const bytes = 270 * MB;
-  await timed(t, 'insert 270 MB', () => db.pool.query(`INSERT INTO public.big270 (id, body) VALUES (7, repeat('x', $1::int))`, [bytes]));
-  await timed(t, 'update 270 MB -> 270 MB + 1', () => db.pool.query(`UPDATE public.big270 SET body = body || 'y' WHERE id = 7`));
-  await timed(t, 'delete 270 MB', () => db.pool.query('DELETE FROM public.big270 WHERE id = 7'));
+  const session = await subscribedTable('big300');
+  const bytes = 300 * MB;
+  await timed(t, 'insert 300 MB', () => db.pool.query(`INSERT INTO public.big300 (id, body) VALUES (7, repeat('x', $1::int))`, [bytes]));
+  await timed(t, 'update 300 MB -> 300 MB + 1', () => db.pool.query(`UPDATE public.big300 SET body = body || 'y' WHERE id = 7`));
+  await timed(t, 'delete 300 MB', () => db.pool.query('DELETE FROM public.big300 WHERE id = 7'));
   const { rows } = await timed(t, 'read 3 events', () => db.pool.query<{ event: string }>(
     'SELECT event::text AS event FROM event.queue WHERE session_id = $1 ORDER BY id', [session]));
   const events = rows.map((row) => JSON.parse(row.event));

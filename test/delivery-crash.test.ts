@@ -3,8 +3,8 @@
  * file's own, stopped with `pg_ctl stop -m immediate` right after a fetch made
  * through the library, then started again. docs/guarantees.md, "What happens
  * on crash or disconnect": every event still comes (nothing lost, nothing
- * acked by the crash); the lease may or may not survive. A clean (fast)
- * shutdown keeps it.
+ * acked by the crash); by default the lease survives too, every time; with
+ * durableLeases: false it may or may not. A clean (fast) shutdown keeps it.
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -43,8 +43,8 @@ async function stopImmediately(): Promise<void> {
   if (pid) assert.ok(await waitForExit(pid, 30_000), 'the postmaster exited');
 }
 
-async function connect(): Promise<Aqevent> {
-  return Aqevent.connect({ connectionString: url, poolSize: 2 });
+async function connect(durableLeases = true): Promise<Aqevent> {
+  return Aqevent.connect({ connectionString: url, poolSize: 2, durableLeases });
 }
 
 before(async () => {
@@ -106,11 +106,11 @@ async function afterRestart(session: Session, ids: string[], fetchedAt: number):
   return 'lost';
 }
 
-test('server crash (immediate shutdown) right after a fetch: nothing lost, at-least-once, ack works after the restart', async (t) => {
+test('durableLeases: false, server crash (immediate shutdown) right after a fetch: nothing lost, at-least-once, ack works after the restart', async (t) => {
   const tries = 3;
   const outcomes: Outcome[] = [];
   for (let attempt = 1; attempt <= tries; attempt++) {
-    let aq = await connect();
+    let aq = await connect(false);
     const { session, ids } = await fiveEvents(aq);
     const fetchedAt = Date.now();
     const fetched = await session.fetch({ max: 10, lease: LEASE_MS });
@@ -145,6 +145,38 @@ test('clean (fast) shutdown after a fetch: the lease is kept', async () => {
     const same = aq.session(session.id);
     assert.equal(await afterRestart(same, ids, fetchedAt), 'kept');
     assert.equal(await same.ack(ids), ids.length);
+  } finally {
+    await aq.close();
+  }
+});
+
+test('by default leases are durable: an immediate shutdown right after a fetch keeps the lease, every time', async () => {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    let aq = await connect();
+    const { session, ids } = await fiveEvents(aq);
+    const fetchedAt = Date.now();
+    assert.deepEqual((await session.fetch({ max: 10, lease: LEASE_MS })).map((event) => event.id), ids);
+    await stopImmediately();
+    await aq.close().catch(() => {});
+    await start();
+    aq = await connect();
+    try {
+      const same = aq.session(session.id);
+      assert.equal(await afterRestart(same, ids, fetchedAt), 'kept', `attempt ${attempt}: the durable lease survived the crash`);
+      assert.equal(await same.ack(ids), ids.length);
+    } finally {
+      await aq.close();
+    }
+  }
+});
+
+test('durableLeases: false sets aqevent.durable_leases = off on the pool; with a pool of your own it is refused, naming the setting', async () => {
+  const aq = await connect(false);
+  try {
+    const setting = await aq.pool.query<{ v: string }>("SELECT current_setting('aqevent.durable_leases') AS v");
+    assert.equal(setting.rows[0]!.v, 'off');
+    await assert.rejects(Aqevent.connect({ pool: aq.pool, durableLeases: false }),
+      (error: Error & { code?: string }) => /aqevent\.durable_leases/.test(error.message) && error.code === 'invalid_argument');
   } finally {
     await aq.close();
   }

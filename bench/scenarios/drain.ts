@@ -14,7 +14,13 @@
  * pg-boss 10's fetch has no index in its ORDER BY (priority, created_on, id):
  * each fetch reads and sorts every queued job of the queue, so its drain
  * rate falls with the backlog; at 100,000 jobs a fetch takes 0.1-0.2 s.
+ *
+ * Also measured: what durable leases cost (docs/guarantees.md). The same
+ * library drain at batches of 100 by default (each fetch and ack waits for
+ * its WAL flush) against a pool whose connections have
+ * aqevent.durable_leases = off, interleaved.
  */
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { Session } from '../../src/session.js';
 import { fmt, fmtMs, fmtX, type ResultRow, type ScenarioOutcome } from '../support/results.js';
@@ -71,8 +77,10 @@ export const drain: Scenario = {
         await pool.query('ANALYZE pgboss.job');
       };
 
-      const drainAqevent = (max: number) => async () => {
-        const session = await loadAqevent();
+      /** Times fetch + ack of the fresh session's events on db, until it is empty. */
+      const drainOn = (db: pg.Pool, max: number) => async () => {
+        await loadAqevent();
+        const session = new Session(db, sessionId!);
         let drained = 0;
         const ms = await timeMs(async () => {
           for (;;) {
@@ -85,6 +93,7 @@ export const drain: Scenario = {
         if (drained !== events) throw new Error(`drain: library drained ${drained} of ${events} events`);
         return ms;
       };
+      const drainAqevent = (max: number) => drainOn(pool, max);
       const drainPgBoss = (batchSize: number) => async () => {
         await loadPgBoss();
         let drained = 0;
@@ -119,6 +128,23 @@ export const drain: Scenario = {
           target: `>= ${TARGET}x`, met: ratio >= TARGET,
         });
         if (max === 1000) headline = { aqevent: aqeventRate, pgboss: pgbossRate, ratio };
+      }
+      // Relaxed leases: the same drain on connections that do not wait for the WAL flush.
+      const relaxedPool = new pg.Pool({ ...ctx.db.clientConfig, options: '-c aqevent.durable_leases=off', max: 2 });
+      try {
+        const max = 100;
+        const r = await interleaved(ctx.quick ? 1 : 2, drainOn(relaxedPool, max), drainOn(pool, max));
+        const relaxedRate = (events * 1000) / r.baseline;
+        const durableRate = (events * 1000) / r.subject;
+        ctx.log(`drain batch ${max}: durable leases (default) ${fmt(durableRate, 0)} events/s, relaxed ${fmt(relaxedRate, 0)} (${fmtX(r.ratio)} the time)`);
+        perBatch.durable_leases = { batch: max, relaxed_events_per_s: relaxedRate, durable_events_per_s: durableRate,
+          time_ratio: r.ratio, relaxed_ms: r.baselines, durable_ms: r.subjects };
+        rows.push({
+          scenario: 'drain', measure: `batches of ${max}, durable leases (default) vs relaxed (aqevent.durable_leases = off), events/s`,
+          baseline: fmt(relaxedRate, 0), subject: fmt(durableRate, 0), value: fmtX(r.ratio), floor: '-', target: 'report', met: null,
+        });
+      } finally {
+        await relaxedPool.end();
       }
       return {
         rows,

@@ -45,10 +45,18 @@ export function redact(connectionString: string): string {
   return connectionString.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
+export interface PoolSettings {
+  /** false: leases and acks do not wait for their WAL flush (aqevent.durable_leases = off on every connection). */
+  durableLeases?: boolean;
+}
+
 /** A pool for the resolved connection, with errors of idle clients absorbed. */
-export function createPool(resolved: ResolvedConnection, max = 10): pg.Pool {
+export function createPool(resolved: ResolvedConnection, max = 10, { durableLeases = true }: PoolSettings = {}): pg.Pool {
   const pool = new pg.Pool({ ...resolved.clientConfig, max });
   // An idle client dropped by the server must not crash the process.
   pool.on('error', () => {});
+  // Queued on the new client before any query the pool hands it out for; a
+  // failure surfaces as that query's connection error.
+  if (!durableLeases) pool.on('connect', (client) => { client.query("SET aqevent.durable_leases = 'off'").catch(() => {}); });
   return pool;
 }

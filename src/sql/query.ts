@@ -17,9 +17,14 @@ export async function query<R extends pg.QueryResultRow>(db: Queryable, what: st
 }
 
 /**
- * Leases and acks commit without waiting for their WAL flush
- * (synchronous_commit = off for that one statement). Safe: a lease or ack
- * lost in a server crash only means the event is delivered again, which
- * at-least-once delivery allows; it halves the consumer's commit latency.
+ * Leases and acks wait for their WAL flush, as every commit does by default,
+ * so a lease survives a server crash. A connection with
+ * aqevent.durable_leases = off (Aqevent.connect({ durableLeases: false }),
+ * ALTER ROLE … SET, PGOPTIONS) commits them without waiting
+ * (synchronous_commit = off for that one statement): still safe for delivery,
+ * since a lease or ack lost in a crash only means the event is delivered
+ * again, but the lease no longer holds across a crash (docs/guarantees.md;
+ * the cost of each, bench: latency, drain).
  */
-export const RELAXED_COMMIT = "(SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS relaxed_commit";
+export const RELAXED_COMMIT = `(SELECT CASE WHEN pg_catalog.current_setting('aqevent.durable_leases', true) IN ('off', 'false', '0')
+  THEN pg_catalog.set_config('synchronous_commit', 'off', true) END) AS relaxed_commit`;
