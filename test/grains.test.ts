@@ -111,14 +111,14 @@ test('unsubscribe stops events at once; triggers left without subscriptions go w
   const b = await newSession(db.pool);
   const subA = (await db.pool.query("SELECT event.subscribe_table($1, meta.relation_id('public', 'person')) AS id", [a])).rows[0].id;
   await db.pool.query("SELECT event.subscribe_column($1, meta.column_id('public', 'person', 'name'))", [b]);
-  assert.equal(await triggers(), 4);
+  assert.equal(await triggers(), 5);
   await db.pool.query('SELECT event.unsubscribe($1)', [subA]);
-  assert.equal(await triggers(), 4, 'b still subscribes');
+  assert.equal(await triggers(), 5, 'b still subscribes');
   await db.pool.query("UPDATE person SET name = 'x' WHERE id = 3");
   assert.equal((await queued(db.pool, a)).length, 0, 'no events after unsubscribe');
   assert.equal((await queued(db.pool, b)).length, 1);
   await db.pool.query('SELECT event.session_delete($1)', [b]);
-  assert.equal(await triggers(), 4, 'removing a subscription takes no lock on the table: the triggers stay');
+  assert.equal(await triggers(), 5, 'removing a subscription takes no lock on the table: the triggers stay');
   assert.equal((await db.pool.query('SELECT (event.maintain()) ->> \'capture_removed\' AS n')).rows[0].n, '1');
   assert.equal(await triggers(), 0, 'maintenance took the unused triggers away');
   assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.pending_event WHERE session_id = $1', [b])).rows[0].n, 0);
@@ -136,7 +136,7 @@ test('concurrent subscribe and unsubscribe on one table never leave a subscripti
     const { rows } = await db.pool.query(`SELECT
       (SELECT count(*) FROM event.subscription WHERE relation_oid = 'person'::regclass)::int AS subs,
       (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'person'::regclass AND tgname LIKE 'aqevent%')::int AS triggers`);
-    assert.equal(rows[0].triggers, rows[0].subs > 0 ? 4 : 0);
+    assert.equal(rows[0].triggers, rows[0].subs > 0 ? 5 : 0);
     await Promise.all(sessions.map((s) => db.pool.query('DELETE FROM event.subscription WHERE session_id = $1', [s])));
   }
 });

@@ -53,7 +53,7 @@ test('a session not attached for longer than its ttl is deleted with its subscri
   assert.equal(await count('SELECT 1 FROM event.dead_letter WHERE session_id = $1', [old]), 1);
   // Two hours from now: "old" was attached at creation, "recent" is attached again at +90 minutes.
   await db.pool.query("UPDATE event.session SET last_attached_at = now() + interval '90 minutes' WHERE id = $1", [recent]);
-  assert.equal(await triggersOn('public.expiring'), 4);
+  assert.equal(await triggersOn('public.expiring'), 5);
   const { n } = await one("SELECT event.expire_sessions(now() + interval '2 hours') AS n");
   assert.equal(n, 1);
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = $1', [old]), 0);
@@ -61,12 +61,12 @@ test('a session not attached for longer than its ttl is deleted with its subscri
     assert.equal(await count(`SELECT 1 FROM ${table} WHERE session_id = $1`, [old]), 0, `${table} of the expired session`);
   }
   // Capture triggers outlive their last subscription until maintenance removes them (never the writer's cost).
-  assert.equal(await triggersOn('public.expiring'), 4, 'expiry alone does not lock the table to drop triggers');
+  assert.equal(await triggersOn('public.expiring'), 5, 'expiry alone does not lock the table to drop triggers');
   const removed = (await one('SELECT event.maintain() AS s')).s;
   assert.equal(removed.sessions_expired, 0, 'the others are not expired now');
   assert.equal(removed.capture_removed, 1, 'maintenance removes the triggers of the table without subscriptions');
   assert.equal(await triggersOn('public.expiring'), 0, 'the table lost its last subscription and its triggers');
-  assert.equal(await triggersOn('public.kept'), 4);
+  assert.equal(await triggersOn('public.kept'), 5);
   assert.equal(await count('SELECT 1 FROM event.session WHERE id = ANY($1)', [[recent, forever]]), 2);
   assert.equal(await count('SELECT 1 FROM event.pending_event WHERE session_id = ANY($1)', [[recent, forever]]), 2);
   // Not yet expired at +1 minute; a detach counts as the last sign of life too.
@@ -125,7 +125,7 @@ test('expired leases are reclaimed, exhausted ones become dead letters, orphans 
   assert.equal(cleaned.orphan_events, 1);
   assert.equal(cleaned.orphan_subscriptions, 1);
   assert.equal(await count('SELECT 1 FROM event.subscription WHERE session_id = $1', [ghostSession]), 0);
-  assert.equal(await triggersOn('public.leased'), 4, 'the live session keeps the triggers');
+  assert.equal(await triggersOn('public.leased'), 5, 'the live session keeps the triggers');
 });
 
 test('maintain() runs every step once; a concurrent pass is skipped, not doubled', async () => {

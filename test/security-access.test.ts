@@ -224,7 +224,7 @@ test('direct table access gains nothing that the functions refuse', async () => 
     "INSERT INTO event.subscription (session_id, kind, relation_oid, target) VALUES ($1, 'table', $2, '{}')", [session, open])), '42501');
   assert.equal(await sqlstateOf(s.query(
     "INSERT INTO event.subscription (session_id, kind, relation_oid, target) VALUES ($1, 'table', 'pg_authid'::regclass, '{}')", [own])), '42501');
-  assert.equal(await count(db.pool, "SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.items'::regclass AND tgname LIKE 'aqevent%'"), 4,
+  assert.equal(await count(db.pool, "SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.items'::regclass AND tgname LIKE 'aqevent%'"), 5,
     'items keeps exactly the triggers of the owner\'s subscription');
   await s.query("INSERT INTO event.subscription (session_id, kind, relation_oid, target) VALUES ($1, 'table', $2, '{}')", [own, open]);
   // internals that run with the module's rights are not callable

@@ -88,7 +88,7 @@ test('identifiers with quotes, semicolons, dollar quotes, spaces, unicode and re
   assert.deepEqual(await pwned(), [], 'public.pwned still exists and is empty');
   await o.query('SELECT event.session_delete($1)', [session]);
   const triggers = async () => (await db.pool.query('SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass', [t])).rows[0].n;
-  assert.equal(await triggers(), 4, 'capture enabled by the owner outlives the subscriptions');
+  assert.equal(await triggers(), 5, 'capture enabled by the owner outlives the subscriptions');
   await db.pool.query('SELECT event.disable_capture($1::regclass)', [t]);
   assert.ok((await db.pool.query('SELECT event.maintain() AS s')).rows[0].s.capture_removed >= 1);
   assert.equal(await triggers(), 0, 'maintenance dropped the triggers of the table by its hostile name');

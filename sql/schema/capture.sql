@@ -1,7 +1,7 @@
 -- Capture: what a writer's statement leaves behind.
 --
 -- The writer pays once. Each captured table has four statement-level AFTER
--- triggers that append the statement's rows to the shared change log,
+-- triggers (and a BEFORE TRUNCATE one that marks the table) that append the statement's rows to the shared change log,
 -- event.change, once, whatever the number of sessions or subscriptions, and
 -- wake readers when any are listening. Nothing else happens in the writer's
 -- transaction: no subscription matching, no privilege checks, no caps, no
@@ -72,6 +72,14 @@ AS $$
 DECLARE
   appended bigint;
 BEGIN
+  -- TRUNCATE of the table also truncates its partitions and children, whose
+  -- own BEFORE TRUNCATE triggers (_capture_partition) then fire: mark the
+  -- table as truncating so that they do not report their rows one by one;
+  -- the table's AFTER TRUNCATE reports the truncate and unmarks it.
+  IF TG_WHEN = 'BEFORE' THEN
+    PERFORM set_config('aqevent.truncating', coalesce(current_setting('aqevent.truncating', true), '') || ',' || TG_RELID || ',', true);
+    RETURN NULL;
+  END IF;
   -- Whole rows as n.*: a column named like the alias must not stand in for it.
   IF TG_OP = 'INSERT' THEN
     INSERT INTO event.change (relid, shape, op, new_row)
@@ -85,6 +93,7 @@ BEGIN
     INSERT INTO event.change (relid, shape, op, old_row)
     SELECT TG_RELID, TG_ARGV[0]::integer, 'd', format('%s', o.*) FROM aqevent_old o;
   ELSE
+    PERFORM set_config('aqevent.truncating', replace(current_setting('aqevent.truncating', true), ',' || TG_RELID || ',', ''), true);
     INSERT INTO event.change (relid, shape, op) VALUES (TG_RELID, TG_ARGV[0]::integer, 't');
   END IF;
   GET DIAGNOSTICS appended = ROW_COUNT;
@@ -95,10 +104,11 @@ BEGIN
 END
 $$;
 
--- A partition written to directly (a statement naming the partition does not
--- fire its partitioned table's triggers): its rows as rows of the partitioned
--- table TG_ARGV[1], of shape TG_ARGV[0], column by column in that table's
--- order (a partition's own order may differ).
+-- A partition or inheritance child written to directly (a statement naming
+-- it does not fire its parent's statement triggers): its rows as rows of the
+-- captured table TG_ARGV[1], of shape TG_ARGV[0], column by column in that
+-- table's order (a partition's own order may differ; a child's extra columns
+-- are left out). TRUNCATE of it alone becomes a delete of each of its rows.
 CREATE FUNCTION event._capture_partition() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -130,6 +140,11 @@ BEGIN
   ELSIF TG_OP = 'DELETE' THEN
     EXECUTE format('INSERT INTO event.change (relid, shape, op, old_row) SELECT $1, $2, ''d'', %s FROM aqevent_old x',
                    row_of) USING parent, shape;
+  ELSIF strpos(coalesce(current_setting('aqevent.truncating', true), ''), ',' || parent || ',') = 0 THEN
+    -- TRUNCATE of this partition or child alone (BEFORE TRUNCATE): its rows
+    -- are deleted rows of the table, read while they are still there.
+    EXECUTE format('INSERT INTO event.change (relid, shape, op, old_row) SELECT $1, $2, ''d'', %s FROM ONLY %s x',
+                   row_of, TG_RELID::regclass) USING parent, shape;
   END IF;
   GET DIAGNOSTICS appended = ROW_COUNT;
   IF appended > 0 AND EXISTS (SELECT 1 FROM event.listener) THEN
@@ -201,7 +216,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT event._trigger_shape(relid) IS NOT NULL OR event._is_meta_view(relid) $$;
 
--- (Re)creates the four capture triggers with the table's current shape,
+-- (Re)creates the capture triggers with the table's current shape,
 -- unless they already pass it. Takes SHARE ROW EXCLUSIVE on the table.
 CREATE FUNCTION event._install_capture(relid oid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -243,14 +258,41 @@ BEGIN
                  'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
   EXECUTE format('CREATE TRIGGER aqevent_capture_truncate AFTER TRUNCATE ON %s '
                  'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+  EXECUTE format('CREATE TRIGGER aqevent_capture_truncating BEFORE TRUNCATE ON %s '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
   PERFORM event._install_partition_capture(relid, shape);
 END
 $$;
 
--- The partitions of a captured partitioned table (at every level, attached
--- later too) capture what is written to them directly as rows of that table;
--- tables detached from it stop. Each partition is locked only when its
--- triggers change. (TRUNCATE of one partition is not captured.)
+-- The partitions and inheritance children of a table, at every level.
+CREATE FUNCTION event._descendants(parent oid) RETURNS SETOF oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH RECURSIVE tree(relid) AS (
+    SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = parent
+    UNION
+    SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+  SELECT t.relid FROM tree t JOIN pg_class c ON c.oid = t.relid WHERE c.relkind IN ('r', 'p')
+$$;
+
+-- The tables a table is a partition or inheritance child of, at every level.
+CREATE FUNCTION event._ancestors(child oid) RETURNS SETOF oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH RECURSIVE up(relid) AS (
+    SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = child
+    UNION
+    SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.relid)
+  SELECT u.relid FROM up u
+$$;
+
+-- The partitions and inheritance children of a captured table (at every
+-- level, made, attached or inheriting later too) capture what is written to
+-- them directly as rows of that table, and a TRUNCATE of one of them alone
+-- as deletes of its rows; tables detached from it (or NO INHERIT) stop. Each
+-- is locked only when its triggers change.
 CREATE FUNCTION event._install_partition_capture(parent oid, shape integer) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -262,21 +304,17 @@ DECLARE
 BEGIN
   FOR r IN
     SELECT t.tgrelid AS relid, t.tgname FROM pg_trigger t
-    WHERE t.tgname IN ('aqevent_parent_insert', 'aqevent_parent_update', 'aqevent_parent_delete')
+    WHERE t.tgname IN ('aqevent_parent_insert', 'aqevent_parent_update', 'aqevent_parent_delete',
+                       'aqevent_parent_truncate')
       AND split_part(encode(t.tgargs, 'escape'), '\000', 2) = parent::text
-      AND (encode(t.tgargs, 'escape') <> args
-           OR t.tgrelid NOT IN (SELECT p.relid FROM pg_partition_tree(parent) p WHERE p.relid <> parent))
+      AND (encode(t.tgargs, 'escape') <> args OR t.tgrelid NOT IN (SELECT event._descendants(parent)))
     ORDER BY 1, 2
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', r.tgname, r.relid::regclass);
   END LOOP;
-  IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = parent AND c.relkind = 'p') THEN
-    RETURN;
-  END IF;
   FOR r IN
-    SELECT p.relid FROM pg_partition_tree(parent) p
-    WHERE p.relid <> parent
-      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p.relid AND t.tgname = 'aqevent_parent_insert')
+    SELECT d.relid FROM event._descendants(parent) AS d(relid)
+    WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = d.relid AND t.tgname = 'aqevent_parent_insert')
     ORDER BY 1
   LOOP
     rel := r.relid::regclass::text;
@@ -286,6 +324,8 @@ BEGIN
                    'REFERENCING OLD TABLE AS aqevent_old NEW TABLE AS aqevent_new '
                    'FOR EACH STATEMENT EXECUTE FUNCTION event._capture_partition(%L, %L)', rel, shape, parent);
     EXECUTE format('CREATE TRIGGER aqevent_parent_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS aqevent_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION event._capture_partition(%L, %L)', rel, shape, parent);
+    EXECUTE format('CREATE TRIGGER aqevent_parent_truncate BEFORE TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION event._capture_partition(%L, %L)', rel, shape, parent);
   END LOOP;
 END
@@ -301,14 +341,16 @@ BEGIN
   FOR t IN
     SELECT tg.tgname FROM pg_trigger tg
     WHERE tg.tgrelid = relid AND tg.tgname IN ('aqevent_capture_insert', 'aqevent_capture_update',
-                                              'aqevent_capture_delete', 'aqevent_capture_truncate')
+                                              'aqevent_capture_delete', 'aqevent_capture_truncate',
+                                              'aqevent_capture_truncating')
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, relid::regclass);
   END LOOP;
   -- and its partitions' (_install_partition_capture)
   FOR t IN
     SELECT tg.tgrelid, tg.tgname FROM pg_trigger tg
-    WHERE tg.tgname IN ('aqevent_parent_insert', 'aqevent_parent_update', 'aqevent_parent_delete')
+    WHERE tg.tgname IN ('aqevent_parent_insert', 'aqevent_parent_update', 'aqevent_parent_delete',
+                        'aqevent_parent_truncate')
       AND split_part(encode(tg.tgargs, 'escape'), '\000', 2) = relid::text
     ORDER BY 1, 2
   LOOP

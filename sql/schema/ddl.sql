@@ -21,8 +21,8 @@ BEGIN
     FROM pg_event_trigger_ddl_commands() d
     JOIN pg_class c ON (d.classid = 'pg_class'::regclass AND c.oid = d.objid)
                     OR (d.classid = 'pg_namespace'::regclass AND c.relnamespace = d.objid)
-    -- a partition made, attached or detached: its partitioned tables' capture
-    CROSS JOIN LATERAL (SELECT c.oid AS relid UNION SELECT a.relid FROM pg_partition_ancestors(c.oid) a
+    -- a partition or inheritance child made, attached or detached: its parents' capture
+    CROSS JOIN LATERAL (SELECT c.oid AS relid UNION SELECT a.relid FROM event._ancestors(c.oid) AS a(relid)
                         UNION SELECT split_part(encode(x.tgargs, 'escape'), '\000', 2)::oid
                         FROM pg_trigger x WHERE x.tgrelid = c.oid AND x.tgname = 'aqevent_parent_insert') k
     JOIN pg_trigger t ON t.tgrelid = k.relid AND t.tgname = 'aqevent_capture_insert'
