@@ -62,9 +62,11 @@ $$;
 -- row, filters.sql.)
 CREATE FUNCTION event._reader_view(owner_role oid, relid oid)
 RETURNS TABLE (visible boolean, hidden text[], rls boolean)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+  RETURN QUERY
   SELECT coalesce(
            EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = owner_role)
            AND has_schema_privilege(owner_role, c.relnamespace, 'USAGE')
@@ -78,7 +80,8 @@ AS $$
                            AND NOT has_column_privilege(owner_role, c.oid, a.attnum, 'SELECT'))
               ELSE '{}'::text[] END,
          coalesce(event._rls_applies(owner_role, c.oid), false)
-  FROM pg_class c WHERE c.oid = relid
+  FROM pg_class c WHERE c.oid = relid;
+END
 $$;
 
 -- The snapshot to collect up to, with this transaction itself counted as in
@@ -86,29 +89,33 @@ $$;
 -- collecting transaction's own changes (if it wrote any) come with the first
 -- collect after it commits, never twice.
 CREATE FUNCTION event._collect_snapshot() RETURNS pg_snapshot
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN o.x IS NULL OR o.x >= pg_snapshot_xmax(o.snap) THEN o.snap
+BEGIN
+  RETURN (SELECT CASE WHEN o.x IS NULL OR o.x >= pg_snapshot_xmax(o.snap) THEN o.snap
               ELSE (least(pg_snapshot_xmin(o.snap), o.x)::text || ':' || pg_snapshot_xmax(o.snap)::text || ':'
                     || array_to_string(ARRAY(SELECT DISTINCT u FROM unnest(ARRAY(SELECT pg_snapshot_xip(o.snap)) || o.x) u
                                              ORDER BY u), ','))::pg_snapshot END
-  FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id_if_assigned() AS x) o
+  FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id_if_assigned() AS x) o);
+END
 $$;
 
 -- The sessions of session_ids the caller may use: its own role's (SET ROLE's,
 -- else the login's; a definer's current_user is its owner), or any for
 -- aqevent_admin and superusers.
 CREATE FUNCTION event._collectable(session_ids uuid[]) RETURNS uuid[]
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}')
+BEGIN
+  RETURN (SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}')
   FROM event.session s
   JOIN pg_roles r ON r.rolname = CASE current_setting('role') WHEN 'none' THEN session_user::text
                                  ELSE current_setting('role') END
   WHERE s.id = ANY (session_ids)
-    AND (r.rolsuper OR pg_has_role(r.oid, s.owner_role, 'MEMBER') OR pg_has_role(r.oid, 'aqevent_admin', 'MEMBER'))
+    AND (r.rolsuper OR pg_has_role(r.oid, s.owner_role, 'MEMBER') OR pg_has_role(r.oid, 'aqevent_admin', 'MEMBER')));
+END
 $$;
 
 -- Collects one session. Returns nothing, and refuses (42704, as for a

@@ -17,6 +17,10 @@ INSERT INTO event.settings (name, value) VALUES
   ('dead_letter_retention_seconds', 1209600);
 
 CREATE FUNCTION event._setting(setting_name text) RETURNS bigint
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT s.value FROM event.settings s WHERE s.name = setting_name $$;
+AS $$
+BEGIN
+  RETURN (SELECT s.value FROM event.settings s WHERE s.name = setting_name);
+END
+$$;

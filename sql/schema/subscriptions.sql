@@ -51,28 +51,34 @@ $$;
 
 -- The meta views (catalog.sql) are keyed by their id column.
 CREATE FUNCTION event._primary_key(relid oid) RETURNS text[]
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN event._is_meta_view(relid) THEN ARRAY['id'] ELSE
-    (SELECT array_agg(a.attname::text ORDER BY k.ord)
-     FROM pg_index i
-     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-     WHERE i.indrelid = relid AND i.indisprimary) END
+BEGIN
+  IF event._is_meta_view(relid) THEN
+    RETURN ARRAY['id'];
+  END IF;
+  RETURN (SELECT array_agg(a.attname::text ORDER BY k.ord)
+          FROM pg_index i
+          CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE i.indrelid = relid AND i.indisprimary);
+END
 $$;
 
 -- Does row-level security filter what owner_role would read from relid?
 -- Then the reader checks each row against the policies (filters.sql).
 CREATE FUNCTION event._rls_applies(owner_role oid, relid oid) RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT c.relrowsecurity
-         AND NOT r.rolsuper AND NOT r.rolbypassrls
-         AND (c.relforcerowsecurity OR NOT pg_has_role(owner_role, c.relowner, 'USAGE'))
-  FROM pg_class c, pg_roles r
-  WHERE c.oid = relid AND r.oid = owner_role
+BEGIN
+  RETURN (SELECT c.relrowsecurity
+                 AND NOT r.rolsuper AND NOT r.rolbypassrls
+                 AND (c.relforcerowsecurity OR NOT pg_has_role(owner_role, c.relowner, 'USAGE'))
+          FROM pg_class c, pg_roles r
+          WHERE c.oid = relid AND r.oid = owner_role);
+END
 $$;
 
 -- The table a relation_id names, if it may be subscribed at all.
