@@ -19,9 +19,10 @@
 -- split into fields by a regular expression; types' input functions and casts
 -- run when the reader renders them (render.sql), as the reader.
 
--- Hot helpers below are single expressions without a fixed search_path, so
--- that the planner inlines them into the statements that call them (all of
--- those fix theirs); every name in them is schema-qualified.
+-- Hot helpers below have no fixed search_path, so that the planner can inline
+-- the single expressions among them into the statements that call them (all
+-- of those fix theirs; _fields and _literal, with a sub-select, are not
+-- inlined); every name in them is schema-qualified.
 
 -- The fields of a record literal as record_out writes it, still quoted.
 CREATE FUNCTION event._fields(literal text) RETURNS text[]
@@ -275,8 +276,15 @@ BEGIN
            c.old_row AS old_image,
            x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.rls, x.key_pos, x.visible_pos,
            x.delete_columns, f.nf, f.oldf,
-           ARRAY(SELECT event._unquote(f.nf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS new_key,
-           ARRAY(SELECT event._unquote(f.oldf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o) AS old_key
+           -- keys only where the fields were split (a sub-select per row is dear; one column needs none)
+           CASE WHEN f.nf IS NULL THEN NULL
+                WHEN cardinality(x.key_pos) = 1 THEN ARRAY[event._unquote(f.nf[x.key_pos[1]])]
+                ELSE ARRAY(SELECT event._unquote(f.nf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o)
+           END AS new_key,
+           CASE WHEN f.oldf IS NULL THEN NULL
+                WHEN cardinality(x.key_pos) = 1 THEN ARRAY[event._unquote(f.oldf[x.key_pos[1]])]
+                ELSE ARRAY(SELECT event._unquote(f.oldf[p]) FROM unnest(x.key_pos) WITH ORDINALITY u(p, o) ORDER BY u.o)
+           END AS old_key
     FROM changes c
     JOIN shapes x ON x.sid = c.sid AND x.shape = c.shape
     CROSS JOIN LATERAL (
