@@ -35,6 +35,10 @@ export interface ResultKeys {
   forward_vs_raw_ratio: number | null;
   /** 100 ALTER TABLEs with aqevent's DDL triggers and no meta subscription, over the triggers disabled. */
   migration_floor_vs_bare_ratio: number | null;
+  /** The same with a no-op event trigger instead, over none (the floor). */
+  migration_noop_vs_bare_ratio: number | null;
+  /** aqevent's DDL triggers with no meta subscription over the no-op floor. */
+  migration_floor_vs_noop_ratio: number | null;
   /** The same with meta.column subscribed, over no meta subscription. */
   migration_meta_column_ratio: number | null;
 }
@@ -70,6 +74,8 @@ export const EMPTY_RESULTS: ResultKeys = {
   raw_jetstream_events_per_s: null,
   forward_vs_raw_ratio: null,
   migration_floor_vs_bare_ratio: null,
+  migration_noop_vs_bare_ratio: null,
+  migration_floor_vs_noop_ratio: null,
   migration_meta_column_ratio: null,
 };
 

@@ -277,15 +277,20 @@ AS $$
 $$;
 
 -- The tables a table is a partition or inheritance child of, at every level.
+-- (PL/pgSQL: planned once per connection; the DDL trigger calls it for
+-- every command.)
 CREATE FUNCTION event._ancestors(child oid) RETURNS SETOF oid
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+  RETURN QUERY
   WITH RECURSIVE up(relid) AS (
     SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = child
     UNION
     SELECT i.inhparent FROM pg_inherits i JOIN up u ON i.inhrelid = u.relid)
-  SELECT u.relid FROM up u
+  SELECT u.relid FROM up u;
+END
 $$;
 
 -- The partitions and inheritance children of a captured table (at every

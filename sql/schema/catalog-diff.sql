@@ -152,18 +152,14 @@ BEGIN
 END
 $$;
 
--- Called by the DDL trigger at the end of each command: the diff of what it
--- changed (_ddl_scope).
+-- Called by the DDL trigger at the end of each command, when a meta view is
+-- subscribed: the diff of what it changed (_ddl_scope).
 -- Never fails: what goes wrong is a WARNING and a row of event.ddl_failure.
 CREATE FUNCTION event._catalog_ddl(command_tag text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  -- the cost of DDL when nobody subscribes to a meta view: this probe
-  IF NOT EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = ANY (event._meta_views())) THEN
-    RETURN;
-  END IF;
   BEGIN
     PERFORM event._catalog_sync(true, event._ddl_scope(command_tag));
   EXCEPTION WHEN OTHERS THEN

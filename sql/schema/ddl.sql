@@ -22,7 +22,9 @@ BEGIN
     JOIN pg_class c ON (d.classid = 'pg_class'::regclass AND c.oid = d.objid)
                     OR (d.classid = 'pg_namespace'::regclass AND c.relnamespace = d.objid)
     -- a partition or inheritance child made, attached or detached: its parents' capture
-    CROSS JOIN LATERAL (SELECT c.oid AS relid UNION SELECT a.relid FROM event._ancestors(c.oid) AS a(relid)
+    CROSS JOIN LATERAL (SELECT c.oid AS relid
+                        UNION SELECT a.relid FROM event._ancestors(c.oid) AS a(relid)
+                        WHERE EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
                         UNION SELECT split_part(encode(x.tgargs, 'escape'), '\000', 2)::oid
                         FROM pg_trigger x WHERE x.tgrelid = c.oid AND x.tgname = 'aqevent_parent_insert') k
     JOIN pg_trigger t ON t.tgrelid = k.relid AND t.tgname = 'aqevent_capture_insert'
@@ -38,8 +40,13 @@ BEGIN
       VALUES (TG_TAG, SQLSTATE, format('could not renew capture of %s: %s', r.relid::regclass, SQLERRM));
     END;
   END LOOP;
-  PERFORM event._catalog_ddl(TG_TAG);
-  PERFORM set_config('aqevent.ddl_dropped', '', true);
+  -- the cost of DDL when nobody subscribes to a meta view: this probe
+  IF EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = ANY (event._meta_views())) THEN
+    PERFORM event._catalog_ddl(TG_TAG);
+  END IF;
+  IF current_setting('aqevent.ddl_dropped', true) <> '' THEN
+    PERFORM set_config('aqevent.ddl_dropped', '', true);
+  END IF;
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'aqevent: % failed: % (%)', TG_TAG, SQLERRM, SQLSTATE;
 END
