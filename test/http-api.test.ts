@@ -327,6 +327,24 @@ test('a deleted session ends its stream with an error event', async () => {
   assert.equal(JSON.parse(error!.data!).code, '42704');
 });
 
+test('a read that fails is reported to onReadError (aqevent serve prints it) and ends the stream with its SQLSTATE', async () => {
+  const failures: Array<{ sqlstate: string | undefined; sessions: number }> = [];
+  const watched = await f.start({ poll: 100, onReadError: (error, sessions) => failures.push({ sqlstate: error.sqlstate, sessions }) });
+  try {
+    const session = await sessionWithTable(bob);
+    const stream = await openStream(`${watched.url}/sessions/${session}/events`, { token: bob });
+    await stream.waitFor((m) => m.comment === 'heartbeat');
+    assert.equal(failures.length, 0, JSON.stringify(failures));
+    await f.db.pool.query(`REVOKE aqevent_user FROM ${f.roles.bob.sql}`);
+    const [error] = await stream.waitFor((m) => m.event === 'error', 1, 15_000);
+    assert.equal(JSON.parse(error!.data!).code, '42501');
+    assert.ok(failures.some((x) => x.sqlstate === '42501' && x.sessions === 1), JSON.stringify(failures));
+  } finally {
+    await f.db.pool.query(`GRANT aqevent_user TO ${f.roles.bob.sql}`);
+    await watched.close();
+  }
+});
+
 test('GET /client.js serves the browser module', async () => {
   const response = await fetch(`${server.url}/client.js`);
   assert.equal(response.status, 200);

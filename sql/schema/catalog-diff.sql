@@ -101,6 +101,7 @@ $$;
 CREATE FUNCTION event._catalog_sync(emit boolean, scope oid[] DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
   views oid[] := event._meta_views();
@@ -197,6 +198,7 @@ $$;
 CREATE FUNCTION event._ddl_scope(command_tag text) RETURNS oid[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
   touched oid[];
@@ -212,13 +214,17 @@ BEGIN
     SELECT d.objid FROM pg_event_trigger_ddl_commands() d
     UNION
     SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+  ), row_types AS MATERIALIZED (
+    -- the tables' row types and their array types: one pass over pg_attribute
+    -- (it has no index by type) instead of one per type
+    SELECT ARRAY(SELECT ty.oid FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_type ty ON ty.oid = c.reltype
+                 UNION SELECT ty.typarray FROM tree t JOIN pg_class c ON c.oid = t.relid
+                 JOIN pg_type ty ON ty.oid = c.reltype) AS types
   )
   SELECT array_agg(DISTINCT x) INTO touched
   FROM (SELECT t.relid AS x FROM tree t
         UNION ALL
-        SELECT a.attrelid FROM tree t JOIN pg_class c ON c.oid = t.relid
-        JOIN pg_type ty ON ty.oid = c.reltype
-        JOIN pg_attribute a ON a.atttypid IN (ty.oid, ty.typarray) AND a.attnum > 0) u;
+        SELECT a.attrelid FROM row_types r JOIN pg_attribute a ON a.atttypid = ANY (r.types) AND a.attnum > 0) u;
   RETURN coalesce(touched, '{}');
 END
 $$;

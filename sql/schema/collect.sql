@@ -146,6 +146,7 @@ CREATE FUNCTION event._collect_many(session_ids uuid[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
+SET jit = off
 SET enable_mergejoin = off
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -214,6 +215,7 @@ CREATE FUNCTION event._collect_locked(locked event.session[], snap pg_snapshot) 
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
+SET jit = off
 SET enable_mergejoin = off
 SET plan_cache_mode = force_generic_plan
 AS $$

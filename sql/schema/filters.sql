@@ -293,6 +293,7 @@ RETURNS TABLE (subscription_id uuid, change_id bigint, bits integer)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
   s record;

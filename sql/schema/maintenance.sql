@@ -148,6 +148,7 @@ CREATE FUNCTION event.trim_changes() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
   horizon xid8;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { fromPgError, isTransient } from '../errors.js';
+import { type AqeventError, fromPgError, isTransient } from '../errors.js';
 import type { WakeHub } from '../consumer/wake-hub.js';
 import { asRole } from './as-role.js';
 import type { Identity } from './auth.js';
@@ -25,6 +25,8 @@ export interface StreamSettings {
 
 export interface StreamObserver {
   delivered(count: number, eventTimestamps: string[]): void;
+  /** A read of some sessions failed (transient ones are retried by the next notification or poll). */
+  readFailed?(error: AqeventError, sessions: number): void;
 }
 
 /** One open text/event-stream response. */
@@ -199,6 +201,7 @@ export class EventStreams {
       await asRole(this.pool, identity, (client) => this.readAll(client, identity, sessionIds));
     } catch (error) {
       const failure = fromPgError(error);
+      this.observer.readFailed?.(failure, sessionIds.length);
       if (isTransient(failure) || failure.code === 'connection') return; // the poll tries again
       if (sessionIds.length === 1) return this.fail(identity, sessionIds[0]!, error);
       // One session gone (deleted, or not the role's) fails the statement: read them one by one.

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Aqevent } from '../client.js';
 import type { NotifyMode } from '../consumer/notify-channel.js';
 import { poolListener, WakeHub } from '../consumer/wake-hub.js';
+import type { AqeventError } from '../errors.js';
 import { durationOption, validate } from '../validate.js';
 import { authenticate } from './auth.js';
 import type { RequestContext, Route } from './context.js';
@@ -37,6 +38,9 @@ const optionsSchema = z.object({
   /** How long a closed stream's send order is kept for its Last-Event-ID. */
   resumeMemory: durationOption('resumeMemory').default(600_000),
   env: z.record(z.string(), z.string().optional()).optional(),
+  /** Called when reading event streams fails (aqevent serve prints it); transient failures are retried. */
+  onReadError: z.custom<(error: AqeventError, sessions: number) => void>((value) => typeof value === 'function',
+    'onReadError must be a function').optional(),
 }).strict();
 export type HandlerOptions = z.input<typeof optionsSchema>;
 
@@ -98,7 +102,10 @@ export function createHandler(aq: Aqevent, options: HandlerOptions = {}): Aqeven
     batchSessions: settings.batchSessions,
     readConcurrency: settings.readConcurrency,
     resumeMemoryMs: settings.resumeMemory,
-  }, { delivered: (count, stamps) => metricsRegistry.observeDelivery(count, stamps) });
+  }, {
+    delivered: (count, stamps) => metricsRegistry.observeDelivery(count, stamps),
+    readFailed: (error, sessions) => settings.onReadError?.(error, sessions),
+  });
   const liveStreams = streams;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -47,7 +47,11 @@ Environment:
       const connection = await resolveConnection({ connectionString: globals.databaseUrl });
       const pool = createPool(connection, flags.poolSize ?? 10);
       const aq = await Aqevent.connect({ pool, migrate: flags.migrate ?? false });
-      const running = await serve(aq, { port: flags.port, host: flags.host, corsOrigins: flags.corsOrigin ?? [] });
+      const running = await serve(aq, {
+        port: flags.port, host: flags.host, corsOrigins: flags.corsOrigin ?? [],
+        onReadError: (error, sessions) => process.stderr.write(`aqevent serve: reading ${sessions} event stream(s) failed: ` +
+          `${error.message}${error.sqlstate ? ` [${error.sqlstate}]` : ''}\n`),
+      });
       out(globals.json ? JSON.stringify({ url: running.url, database: connection.description }) : `aqevent serve: listening on ${running.url} (database: ${connection.description})`);
       await untilSignal(async () => {
         await running.close();
