@@ -1,8 +1,8 @@
 -- Capture: what a writer's statement leaves behind.
 --
 -- The writer pays once. Each captured table has four statement-level AFTER
--- triggers (and a BEFORE TRUNCATE one that marks the table) that append the statement's rows to the shared change log,
--- event.change, once, whatever the number of sessions or subscriptions, and
+-- triggers (and a BEFORE TRUNCATE one that marks the table) that append the
+-- statement's rows to the shared change log, event.change, once, whatever the number of sessions or subscriptions, and
 -- wake readers when any are listening. Nothing else happens in the writer's
 -- transaction: no subscription matching, no privilege checks, no caps, no
 -- per-session rows, no reads of rows other writers write, and no user code
@@ -93,7 +93,8 @@ BEGIN
     INSERT INTO event.change (relid, shape, op, old_row)
     SELECT TG_RELID, TG_ARGV[0]::integer, 'd', format('%s', o.*) FROM aqevent_old o;
   ELSE
-    PERFORM set_config('aqevent.truncating', replace(current_setting('aqevent.truncating', true), ',' || TG_RELID || ',', ''), true);
+    PERFORM set_config('aqevent.truncating',
+                       replace(coalesce(current_setting('aqevent.truncating', true), ''), ',' || TG_RELID || ',', ''), true);
     INSERT INTO event.change (relid, shape, op) VALUES (TG_RELID, TG_ARGV[0]::integer, 't');
   END IF;
   GET DIAGNOSTICS appended = ROW_COUNT;
@@ -264,21 +265,23 @@ BEGIN
 END
 $$;
 
--- The partitions and inheritance children of a table, at every level.
+-- The partitions and inheritance children of a table, at every level, and
+-- the tables a table is one of. (PL/pgSQL: planned once per connection; the
+-- DDL trigger and every subscribe call them.)
 CREATE FUNCTION event._descendants(parent oid) RETURNS SETOF oid
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+  RETURN QUERY
   WITH RECURSIVE tree(relid) AS (
     SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = parent
     UNION
     SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
-  SELECT t.relid FROM tree t JOIN pg_class c ON c.oid = t.relid WHERE c.relkind IN ('r', 'p')
+  SELECT t.relid FROM tree t JOIN pg_class c ON c.oid = t.relid WHERE c.relkind IN ('r', 'p');
+END
 $$;
 
--- The tables a table is a partition or inheritance child of, at every level.
--- (PL/pgSQL: planned once per connection; the DDL trigger calls it for
--- every command.)
 CREATE FUNCTION event._ancestors(child oid) RETURNS SETOF oid
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp

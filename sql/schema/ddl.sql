@@ -52,9 +52,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM event.subscription s WHERE s.relation_oid = ANY (event._meta_views())) THEN
     PERFORM event._catalog_ddl(TG_TAG);
   END IF;
-  IF current_setting('aqevent.ddl_dropped', true) <> '' THEN
-    PERFORM set_config('aqevent.ddl_dropped', '', true);
-  END IF;
+  PERFORM set_config('aqevent.ddl_dropped', '', true);
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'aqevent: % failed: % (%)', TG_TAG, SQLERRM, SQLSTATE;
 END

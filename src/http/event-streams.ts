@@ -196,16 +196,17 @@ export class EventStreams {
     await Promise.all(Array.from({ length: Math.min(this.settings.readConcurrency, jobs.length) }, worker));
   }
 
-  private async readChunk(identity: Identity, sessionIds: string[]): Promise<void> {
+  /** Reads sessionIds in one statement; a failure is reported once, not again by the one-by-one retry. */
+  private async readChunk(identity: Identity, sessionIds: string[], report = true): Promise<void> {
     try {
       await asRole(this.pool, identity, (client) => this.readAll(client, identity, sessionIds));
     } catch (error) {
       const failure = fromPgError(error);
-      this.observer.readFailed?.(failure, sessionIds.length);
+      if (report) this.observer.readFailed?.(failure, sessionIds.length);
       if (isTransient(failure) || failure.code === 'connection') return; // the poll tries again
       if (sessionIds.length === 1) return this.fail(identity, sessionIds[0]!, error);
       // One session gone (deleted, or not the role's) fails the statement: read them one by one.
-      for (const sessionId of sessionIds) await this.readChunk(identity, [sessionId]);
+      for (const sessionId of sessionIds) await this.readChunk(identity, [sessionId], false);
     }
   }
 

@@ -104,7 +104,7 @@ export function createHandler(aq: Aqevent, options: HandlerOptions = {}): Aqeven
     resumeMemoryMs: settings.resumeMemory,
   }, {
     delivered: (count, stamps) => metricsRegistry.observeDelivery(count, stamps),
-    readFailed: (error, sessions) => settings.onReadError?.(error, sessions),
+    readFailed: settings.onReadError,
   });
   const liveStreams = streams;
 
