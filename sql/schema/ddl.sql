@@ -129,6 +129,70 @@ BEGIN
 END
 $$;
 
+-- Before a command that can drop a table (DROP TABLE, SCHEMA, OWNED, TYPE of
+-- a typed table, EXTENSION): the sessions subscribed to user tables collect
+-- what committed before it, while the tables' privileges can still be
+-- checked; once a table is dropped, changes of it not yet collected cannot be
+-- matched (_on_sql_drop counts them). The command's objects are not known
+-- yet, so every such session the DDL's role may read collects (the
+-- sessions of tables with nothing uncollected are skipped, one probe a
+-- table), as _collect_before_change does. A
+-- session whose row a consumer holds locked is waited for up to 5 s (less if
+-- the DDL's lock_timeout is shorter), then passed over.
+CREATE FUNCTION event._on_ddl_start() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  sessions uuid[];
+  ses uuid;
+  was text := current_setting('lock_timeout');
+BEGIN
+  -- the sessions of each user table with a change its most behind session may not have collected
+  sessions := ARRAY(
+    SELECT DISTINCT s.session_id
+    FROM (SELECT s.relation_oid, min(pg_snapshot_xmin(x.cursor)) AS low
+          FROM event.subscription s JOIN event.session x ON x.id = s.session_id
+          WHERE NOT (s.relation_oid = ANY (event._meta_views()))
+          GROUP BY s.relation_oid) r
+    JOIN event.subscription s ON s.relation_oid = r.relation_oid
+    WHERE EXISTS (SELECT 1 FROM event.change c WHERE c.relid = r.relation_oid AND c.xid >= r.low)
+    ORDER BY 1);
+  IF cardinality(sessions) = 0 THEN
+    RETURN;
+  END IF;
+  IF was::interval = interval '0' OR was::interval > interval '5 s' THEN
+    PERFORM set_config('lock_timeout', '5s', true);
+  END IF;
+  BEGIN
+    PERFORM event._collect_many(sessions);
+  EXCEPTION WHEN OTHERS THEN
+    -- one at a time, so that one session that cannot be collected holds back no other
+    FOREACH ses IN ARRAY sessions LOOP
+      BEGIN
+        PERFORM event._collect(ses);
+      EXCEPTION
+        WHEN undefined_object THEN
+          NULL;  -- not the DDL role's session
+        WHEN OTHERS THEN
+          RAISE WARNING 'aqevent: session % could not collect before %: % (%)', ses, TG_TAG, SQLERRM, SQLSTATE;
+      END;
+    END LOOP;
+  END;
+  PERFORM set_config('lock_timeout', was, true);
+EXCEPTION WHEN OTHERS THEN
+  PERFORM set_config('lock_timeout', was, true);
+  RAISE WARNING 'aqevent: could not collect before %: % (%)', TG_TAG, SQLERRM, SQLSTATE;
+END
+$$;
+
+-- The commands _on_ddl_start runs before.
+CREATE FUNCTION event._ddl_start_tags() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ARRAY['DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP EXTENSION'] $$;
+
 -- The commands that can change a table's shape, the meta views' rows, or who
 -- may see them (GRANT, REVOKE: no events, but the snapshot's grantees).
 CREATE FUNCTION event._ddl_tags() RETURNS text[]
@@ -148,9 +212,34 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+DECLARE
+  lost record;
 BEGIN
   -- the next ddl_command_end compares the whole catalog (_ddl_scope)
   PERFORM set_config('aqevent.ddl_dropped', 'on', true);
+  -- changes of a dropped table that a subscribed session had not collected
+  -- (committed while the DROP waited for its lock, or of a session the DDL's
+  -- role may not read: _on_ddl_start) cannot be matched any more: say so
+  FOR lost IN
+    SELECT format('%I.%I', min(d.schema_name), min(d.object_name)) AS name, count(DISTINCT x.id) AS sessions
+    FROM pg_event_trigger_dropped_objects() d
+    JOIN event.subscription s ON s.relation_oid = d.objid
+    JOIN event.session x ON x.id = s.session_id
+    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+      AND EXISTS (SELECT 1 FROM event.change c
+                  WHERE c.relid = d.objid AND c.xid >= pg_snapshot_xmin(x.cursor)
+                    AND NOT pg_visible_in_snapshot(c.xid, x.cursor)
+                    AND pg_visible_in_snapshot(c.xid, pg_current_snapshot())
+                    AND (NOT pg_visible_in_snapshot(c.xid, s.since) OR c.xid = s.since_xid))
+    GROUP BY d.objid
+    ORDER BY 1
+  LOOP
+    RAISE WARNING 'aqevent: % session(s) had changes of dropped table % not yet collected; they are not delivered',
+      lost.sessions, lost.name;
+    INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
+    VALUES (TG_TAG, '55000', format('%s session(s) had changes of dropped table %s not yet collected; they are not delivered',
+                                    lost.sessions, lost.name));
+  END LOOP;
   PERFORM event._collect_before_change(d.objid, '{}', ARRAY[d.address_names[3]])
   FROM pg_event_trigger_dropped_objects() d
   WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.object_type = 'table column'
@@ -201,6 +290,12 @@ BEGIN
                    (SELECT string_agg(quote_literal(t), ', ' ORDER BY o) FROM unnest(event._ddl_tags()) WITH ORDINALITY u(t, o)));
     made := made + 1;
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'aqevent_ddl_start') THEN
+    EXECUTE format('CREATE EVENT TRIGGER aqevent_ddl_start ON ddl_command_start WHEN TAG IN (%s) '
+                   'EXECUTE FUNCTION event._on_ddl_start()',
+                   (SELECT string_agg(quote_literal(t), ', ' ORDER BY o) FROM unnest(event._ddl_start_tags()) WITH ORDINALITY u(t, o)));
+    made := made + 1;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'aqevent_sql_drop') THEN
     CREATE EVENT TRIGGER aqevent_sql_drop ON sql_drop
       EXECUTE FUNCTION event._on_sql_drop();
@@ -218,7 +313,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'event trigger ' || w.name, w.consequence
   FROM (VALUES ('aqevent_ddl_end', 'ALTER TABLE on a captured table does not renew its capture until maintenance runs'),
-               ('aqevent_sql_drop', 'dropping a subscribed table does not end its subscriptions until maintenance runs')) w(name, consequence)
+               ('aqevent_sql_drop', 'dropping a subscribed table does not end its subscriptions until maintenance runs'),
+               ('aqevent_ddl_start', 'dropping a subscribed table loses its changes not yet collected')) w(name, consequence)
   WHERE NOT EXISTS (SELECT 1 FROM pg_event_trigger e WHERE e.evtname = w.name)
 $$;
 
