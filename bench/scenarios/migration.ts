@@ -36,7 +36,8 @@ export const migration: Scenario = {
     });
     const triggers = (enabled: boolean) =>
       pool.query(`ALTER EVENT TRIGGER aqevent_ddl_end ${enabled ? 'ENABLE' : 'DISABLE'};
-                  ALTER EVENT TRIGGER aqevent_sql_drop ${enabled ? 'ENABLE' : 'DISABLE'}`);
+                  ALTER EVENT TRIGGER aqevent_sql_drop ${enabled ? 'ENABLE' : 'DISABLE'};
+                  ALTER EVENT TRIGGER aqevent_ddl_start ${enabled ? 'ENABLE' : 'DISABLE'}`);
     // The no-op floor: the same events and tags as aqevent_ddl_end, a function that does nothing.
     await pool.query(`CREATE FUNCTION bench_ddl.noop() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$`);
     const tags = (await pool.query<{ tags: string }>(
