@@ -84,6 +84,10 @@ test('at max_pending_per_session a session overflows: writers succeed, one marke
       'the statement that would pass the cap queues none of its events, and one marker');
     assert.equal((await queued(healthy)).length, 3, 'another session of the same table is not affected');
     let state = await info(session);
+    const pending = async (id: string) =>
+      Number((await db.pool.query('SELECT pending FROM event.session WHERE id = $1', [id])).rows[0].pending);
+    assert.equal(await pending(session), 4, 'pending counts the three events and the marker');
+    assert.equal(await pending(healthy), 3);
     assert.ok(state.overflowed_at instanceof Date);
     assert.equal(String(state.overflow_event_id), events[3]!.id);
     assert.equal(Number(state.events_dropped), 3);

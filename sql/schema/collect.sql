@@ -230,6 +230,8 @@ DECLARE
   capped record;
   marker bigint;
 BEGIN
+  -- the inbox rows this statement inserts are counted in pending below (inbox.sql)
+  PERFORM set_config('aqevent.collecting', 'on', true);
   WITH sess AS MATERIALIZED (
     SELECT l.id AS sid, l.owner_role, l.overflowed_at, pg_snapshot_xmax(l.cursor) AS prev_xmax,
            ARRAY(SELECT pg_snapshot_xip(l.cursor)) AS prev_xip,
@@ -372,6 +374,7 @@ BEGIN
          array_agg(a.last_id ORDER BY x.sid)
     INTO done_ids, done_matched, done_added, done_first, done_last
   FROM sess x LEFT JOIN matched m ON m.sid = x.sid LEFT JOIN added a ON a.sid = x.sid;
+  PERFORM set_config('aqevent.collecting', '', true);
 
   -- Past the cap: none of this pass's events, one marker, and nothing more until resumed.
   FOR capped IN
@@ -381,21 +384,22 @@ BEGIN
     WHERE l.overflowed_at IS NULL AND cap IS NOT NULL AND d.added > 0 AND l.pending + d.added > cap
     ORDER BY l.id
   LOOP
-    DELETE FROM event.inbox q WHERE q.session_id = capped.id AND q.id BETWEEN capped.first_id AND capped.last_id;
     marker := nextval('event.event_id_seq');
+    -- counted first: the delete below takes them off again
+    UPDATE event.session s
+       SET cursor = snap, overflowed_at = now(), overflow_event_id = marker,
+           events_dropped = s.events_dropped + capped.added, pending = s.pending + capped.added
+     WHERE s.id = capped.id;
+    DELETE FROM event.inbox q WHERE q.session_id = capped.id AND q.id BETWEEN capped.first_id AND capped.last_id;
     INSERT INTO event.inbox (session_id, id, operation, event, created_at)
     VALUES (capped.id, marker, 'overflow',
             jsonb_build_object('id', marker, 'operation', 'overflow', 'subscription_id', NULL,
                                'max_pending', cap, 'events_dropped', capped.added,
                                'transaction_id', NULL, 'timestamp', now()),
             now());
-    UPDATE event.session s
-       SET cursor = snap, overflowed_at = now(), overflow_event_id = marker,
-           events_dropped = s.events_dropped + capped.added
-     WHERE s.id = capped.id;
   END LOOP;
   UPDATE event.session s
-     SET cursor = snap,
+     SET cursor = snap, pending = s.pending + d.added,
          events_dropped = s.events_dropped + CASE WHEN l.overflowed_at IS NULL THEN 0 ELSE d.matched END,
          events_captured = s.events_captured + CASE WHEN l.overflowed_at IS NULL THEN d.added ELSE 0 END
     FROM unnest(locked) l
