@@ -85,8 +85,8 @@ AS $$
               ELSE event._key_values_of(pk_columns, full_row) END
 $$;
 
--- The event JSON of an inbox row, given its rows rendered.
-CREATE FUNCTION event._event_json(q event.inbox, new_full jsonb, old_full jsonb) RETURNS jsonb
+-- The event JSON of an inbox row, given its rows rendered and its relation_id.
+CREATE FUNCTION event._event_json(q event.inbox, new_full jsonb, old_full jsonb, relation jsonb) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
   SELECT pg_catalog.jsonb_build_object(
@@ -94,8 +94,8 @@ AS $$
            'operation', q.operation,
            'subscription_type', q.subscription_type,
            'subscription_id', q.subscription_id,
-           'relation_id', event._relation_json(q.relation_schema, q.relation_name),
-           'row_id', event._row_id_json(event._relation_json(q.relation_schema, q.relation_name), q.pk_columns,
+           'relation_id', relation,
+           'row_id', event._row_id_json(relation, q.pk_columns,
                                         event._key_values(q.pk_columns, q.pk_values, coalesce(new_full, old_full))),
            'payload', CASE q.operation
                         WHEN 'row_insert' THEN event._payload(new_full, q.payload_columns, q.hidden)
@@ -110,26 +110,34 @@ AS $$
          OPERATOR(pg_catalog.||) CASE WHEN q.operation OPERATOR(pg_catalog.=) 'field_update' THEN
               pg_catalog.jsonb_build_object(
                 'field_id', pg_catalog.jsonb_build_object(
-                  'row_id', event._row_id_json(event._relation_json(q.relation_schema, q.relation_name), q.pk_columns,
+                  'row_id', event._row_id_json(relation, q.pk_columns,
                                                event._key_values(q.pk_columns, q.pk_values, coalesce(new_full, old_full))),
                   'column_id', pg_catalog.jsonb_build_object(
-                    'relation_id', event._relation_json(q.relation_schema, q.relation_name), 'name', q.column_name)),
+                    'relation_id', relation, 'name', q.column_name)),
                 'old_payload', pg_catalog.jsonb_build_object(q.column_name, old_full OPERATOR(pg_catalog.->) q.column_name))
             ELSE '{}'::pg_catalog.jsonb END
 $$;
 
--- Is the table still of the shape its rows were captured in?
+CREATE FUNCTION event._event_json(q event.inbox, new_full jsonb, old_full jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT event._event_json(q, new_full, old_full, event._relation_json(q.relation_schema, q.relation_name)) $$;
+
+-- Is the table still of the shape its rows were captured in? (PL/pgSQL:
+-- planned once per connection; as an SQL function with a fixed search_path
+-- it was planned at every call, 0.2 ms of each read.)
 CREATE FUNCTION event._shape_is_current(shape integer) RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT EXISTS (
+BEGIN
+  RETURN EXISTS (
     SELECT 1 FROM event.shape s
     WHERE s.id = shape
-      AND s.columns = ARRAY(SELECT a.attname::text FROM pg_attribute a
-                            WHERE a.attrelid = s.relid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
-      AND s.types = ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                          WHERE a.attrelid = s.relid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum))
+      AND (s.columns, s.types) = (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
+                                         coalesce(array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum), '{}')
+                                  FROM pg_attribute a
+                                  WHERE a.attrelid = s.relid AND a.attnum > 0 AND NOT a.attisdropped));
+END
 $$;
 
 -- A stored row rendered field by field with the types of its shape.
@@ -186,8 +194,12 @@ BEGIN
     ids := NULL;
     IF event._shape_is_current(g.shape) THEN
       BEGIN
-        EXECUTE format('SELECT array_agg(q.id), array_agg(event._event_json(q, to_jsonb(q.new_row::%1$s), '
-                       'to_jsonb(q.old_row::%1$s))) FROM unnest($1) q '
+        -- the rows made JSON once each, in a sub-select kept apart (OFFSET 0): passed
+        -- as expressions, the inlined _event_json would evaluate them at each use
+        EXECUTE format('SELECT array_agg(q.id), array_agg(event._event_json(q, r.new_full, r.old_full, r.relation)) '
+                       'FROM unnest($1) q CROSS JOIN LATERAL (SELECT to_jsonb(q.new_row::%1$s) AS new_full, '
+                       'to_jsonb(q.old_row::%1$s) AS old_full, '
+                       'event._relation_json(q.relation_schema, q.relation_name) AS relation OFFSET 0) r '
                        'WHERE q.event IS NULL AND q.relid = $2 AND q.shape = $3', g.relid::regclass)
           INTO ids, events USING batch, g.relid, g.shape;
       EXCEPTION WHEN OTHERS THEN
@@ -195,10 +207,12 @@ BEGIN
       END;
     END IF;
     IF ids IS NULL THEN
-      SELECT array_agg(q.id), array_agg(event._event_json(q, event._render_fields(q.new_row, q.shape),
-                                                            event._render_fields(q.old_row, q.shape)))
+      SELECT array_agg(q.id), array_agg(event._event_json(q, r.new_full, r.old_full, r.relation))
         INTO ids, events
       FROM unnest(batch) q
+      CROSS JOIN LATERAL (SELECT event._render_fields(q.new_row, q.shape) AS new_full,
+                                 event._render_fields(q.old_row, q.shape) AS old_full,
+                                 event._relation_json(q.relation_schema, q.relation_name) AS relation OFFSET 0) r
       WHERE q.event IS NULL AND q.relid IS NOT DISTINCT FROM g.relid AND q.shape IS NOT DISTINCT FROM g.shape;
     END IF;
     RETURN QUERY SELECT u.i, u.e FROM unnest(ids, events) AS u(i, e);
