@@ -345,6 +345,27 @@ test('a read that fails is reported to onReadError (aqevent serve prints it) and
   }
 });
 
+test('the poll: an event no notification announces reaches the stream within the poll interval', async () => {
+  const polled = await f.start({ poll: 300 });
+  try {
+    const session = await sessionWithTable(alice);
+    const stream = await openStream(`${polled.url}/sessions/${session}/events`, { token: alice });
+    await f.db.pool.query('DELETE FROM event.inbox WHERE session_id = $1', [session]);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // read at least once since
+    // an event put straight into the inbox (as a requeued dead letter is): no NOTIFY
+    const id = 9_000_000_000_000;
+    const put = Date.now();
+    await f.db.pool.query(
+      "INSERT INTO event.inbox (session_id, id, operation, event, created_at) VALUES ($1, $2, 'row_insert', $3, now())",
+      [session, id, JSON.stringify({ id, operation: 'row_insert', payload: { name: 'unannounced' } })]);
+    const [message] = await stream.waitFor((m) => isEvent(m) && m.id === String(id), 1, 5_000);
+    assert.equal(JSON.parse(message!.data!).payload.name, 'unannounced');
+    assert.ok(Date.now() - put < 2_000, `within the poll interval and a read (${Date.now() - put} ms)`);
+  } finally {
+    await polled.close();
+  }
+});
+
 test('GET /client.js serves the browser module', async () => {
   const response = await fetch(`${server.url}/client.js`);
   assert.equal(response.status, 200);

@@ -11,7 +11,7 @@ import { sseComment, sseMessage } from './sse.js';
 export interface StreamSettings {
   /** A comment line at least this often, so proxies keep the stream open. Default 15 s. */
   heartbeatMs: number;
-  /** Re-read every stream this often even without a notification (lost notifications). Default 5 s. */
+  /** Re-read every stream at least this often even without a notification (lost notifications). Default 5 s. */
   pollMs: number;
   /** Events read per session and page. */
   pageSize: number;
@@ -66,6 +66,8 @@ export class EventStreams {
   /** Send order of the last closed stream of a session, with when to forget it. */
   private readonly lastOrder = new Map<string, { order: string[]; timer: NodeJS.Timeout }>();
   private readonly due = new Set<string>();
+  /** When each followed session was last read (performance.now()), so that the poll skips the ones read lately. */
+  private readonly readAt = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private again = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -77,7 +79,7 @@ export class EventStreams {
     private readonly observer: StreamObserver,
   ) {
     this.timers.push(setInterval(() => this.heartbeat(), settings.heartbeatMs).unref());
-    this.timers.push(setInterval(() => this.wakeAll(), settings.pollMs).unref());
+    this.timers.push(setInterval(() => this.poll(), Math.max(1, settings.pollMs / 2)).unref());
   }
 
   get size(): number {
@@ -116,7 +118,10 @@ export class EventStreams {
     stream.closed = true;
     const set = this.streams.get(stream.sessionId);
     set?.delete(stream);
-    if (set?.size === 0) this.streams.delete(stream.sessionId);
+    if (set?.size === 0) {
+      this.streams.delete(stream.sessionId);
+      this.readAt.delete(stream.sessionId);
+    }
     this.wake.unfollow(stream.sessionId);
     const previous = this.lastOrder.get(stream.sessionId);
     if (previous) clearTimeout(previous.timer);
@@ -139,6 +144,19 @@ export class EventStreams {
   wakeAll(): void {
     for (const sessionId of this.streams.keys()) this.due.add(sessionId);
     this.schedule();
+  }
+
+  /**
+   * Every half poll interval: the sessions not read for half of it or more,
+   * so that each is read at least once per interval, and sessions that
+   * notifications keep reading cost the poll nothing.
+   */
+  private poll(): void {
+    const stale = performance.now() - this.settings.pollMs / 2;
+    for (const sessionId of this.streams.keys()) {
+      if ((this.readAt.get(sessionId) ?? -Infinity) <= stale) this.due.add(sessionId);
+    }
+    if (this.due.size > 0) this.schedule();
   }
 
   close(): void {
@@ -220,6 +238,7 @@ export class EventStreams {
    * never will be) and was read.
    */
   private async readAll(client: pg.PoolClient, identity: Identity, sessionIds: string[]): Promise<void> {
+    const readAt = performance.now(); // before the snapshot of the first read
     const key = identityKey(identity);
     const mine = (sessionId: string) => [...(this.streams.get(sessionId) ?? [])].filter((s) => identityKey(s.identity) === key);
     const start = new Map(sessionIds.map((id) => [id, mine(id).reduce((low, s) => (s.floor < low ? s.floor : low), 1n << 62n)]));
@@ -244,6 +263,7 @@ export class EventStreams {
       }
     }
     for (const [sessionId, ids] of seen) {
+      if (this.streams.has(sessionId)) this.readAt.set(sessionId, readAt);
       const from = start.get(sessionId)!;
       let highest = from;
       for (const id of ids) if (BigInt(id) > highest) highest = BigInt(id);
