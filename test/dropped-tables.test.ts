@@ -23,6 +23,7 @@ beforeEach(async () => {
     DELETE FROM event.session;
     DELETE FROM event.ddl_failure;
     DROP SCHEMA IF EXISTS crm CASCADE;
+    DROP SCHEMA IF EXISTS trap CASCADE;
     DROP TABLE IF EXISTS person, pet CASCADE;
     CREATE TABLE person (id int PRIMARY KEY, name text, born timestamptz, tags jsonb);
     INSERT INTO person VALUES (1, 'Joe', '2020-01-02 03:04:05+00', '{"a": [1, 2]}'), (2, 'Don', NULL, NULL);`);
@@ -150,4 +151,57 @@ test('DROP TABLE of a table nobody subscribes to leaves other sessions as they w
   await db.pool.query('DROP TABLE pet');
   assert.deepEqual((await queued(db.pool, s)).map(summary), [['field_update', '1', { name: 'Joseph' }]]);
   assert.deepEqual(await failures(), []);
+});
+
+test('a superuser\'s DROP runs no other role\'s filter: a filter that cancels or sleeps changes nothing for it', async () => {
+  await db.pool.query(`CREATE SCHEMA trap AUTHORIZATION ${roles.bob.sql}`);
+  const bob = roles.bob.pool;
+  await bob.query(`CREATE TABLE trap.t (id int PRIMARY KEY);
+    CREATE FUNCTION trap.check(i int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+      IF i = 666 THEN RAISE EXCEPTION 'gotcha' USING ERRCODE = 'query_canceled'; END IF;
+      PERFORM set_config('DateStyle', 'SQL, DMY', true);
+      RETURN true;
+    END $$`);
+  const s = await newSession(bob);
+  await bob.query("SELECT event.subscribe_table($1, 'trap.t', filter => 'trap.check(id)')", [s]);
+  await bob.query('INSERT INTO trap.t VALUES (666), (1)');
+  await db.pool.query('CREATE TABLE pet (id int PRIMARY KEY)');
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query("BEGIN; SET LOCAL DateStyle = 'ISO, MDY'");
+    await client.query('DROP TABLE pet'); // must not fail, nor take bob's settings
+    assert.equal((await client.query('SHOW DateStyle')).rows[0].DateStyle, 'ISO, MDY');
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  // bob's own session is untouched by the DROP: its rows are still to be collected by bob
+  const { rows } = await db.pool.query('SELECT pending FROM event.session WHERE id = $1', [s]);
+  assert.equal(Number(rows[0].pending), 0);
+});
+
+test('a DROP in a REPEATABLE READ transaction says that what committed after its snapshot cannot be checked', async () => {
+  const s = await newSession(db.pool);
+  await db.pool.query("SELECT event.subscribe_table($1, 'person')", [s]);
+  await db.pool.query('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1; DROP TABLE person; COMMIT');
+  assert.deepEqual((await failures()).map((f) => f.message),
+    ['a subscribed table was dropped in a repeatable read transaction: its changes committed after the transaction began are not delivered']);
+});
+
+test('an ordinary role setting aqevent.collecting itself still has its inbox rows counted', async () => {
+  const alice = roles.alice.pool;
+  const s = await newSession(alice);
+  const client = new pg.Client({ connectionString: roles.alice.url });
+  await client.connect();
+  try {
+    await client.query("SET aqevent.collecting = 'on'");
+    await client.query(`INSERT INTO event.inbox (session_id, id, operation, event, created_at)
+                        SELECT $1, -g, 'row_insert', '{}', now() FROM generate_series(1, 5) g`, [s]);
+  } finally {
+    await client.end();
+  }
+  const { rows } = await db.pool.query('SELECT pending FROM event.session WHERE id = $1', [s]);
+  assert.equal(Number(rows[0].pending), 5);
 });

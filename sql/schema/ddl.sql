@@ -133,16 +133,16 @@ END
 $$;
 
 -- Before a command that can drop a table (DROP TABLE, SCHEMA, OWNED, TYPE of
--- a typed table, EXTENSION): the sessions subscribed to user tables collect
--- what committed before it, while the tables' privileges can still be
--- checked; once a table is dropped, changes of it not yet collected cannot be
--- matched (_on_sql_drop counts them). The command's objects are not known
--- yet, so every such session the DDL's role may read collects (with
--- nothing in the log past the most behind cursor, nothing does; else the
--- sessions of tables with nothing uncollected are skipped, one probe a
--- table), as _collect_before_change does. A
--- session whose row a consumer holds locked is waited for up to 5 s (less if
--- the DDL's lock_timeout is shorter), then passed over.
+-- a typed table, EXTENSION): the DDL's role's own sessions collect what
+-- committed before it on user tables, while the tables' privileges can
+-- still be checked; once a table is dropped, changes of it not yet collected
+-- cannot be matched (_on_sql_drop reports them). Only the role's own: other
+-- roles' sessions would run their owners' filter checkers inside this DDL,
+-- and keep their rows locked until it commits. The command's objects are
+-- not known yet, so every such session with changes past its cursor
+-- collects. A session row another transaction holds is waited for at most
+-- 1 s (less under a shorter lock_timeout or a quarter of statement_timeout),
+-- then the sessions are passed over with a WARNING.
 CREATE FUNCTION event._on_ddl_start() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -150,47 +150,34 @@ SET jit = off
 SET enable_seqscan = off
 AS $$
 DECLARE
+  me oid := (SELECT r.oid FROM pg_roles r
+             WHERE r.rolname = CASE current_setting('role') WHEN 'none' THEN session_user::text
+                               ELSE current_setting('role') END);
   sessions uuid[];
-  ses uuid;
   was text := current_setting('lock_timeout');
-  low xid8;
+  budget interval := interval '1 s';
 BEGIN
-  -- nothing of a user table in the log past the most behind session's cursor: nothing to do
-  low := (SELECT min(pg_snapshot_xmin(x.cursor)) FROM event.session x);
-  IF low IS NULL OR NOT EXISTS (SELECT 1 FROM event.change c
-                                WHERE c.xid >= low AND NOT (c.relid = ANY (event._meta_views()))) THEN
-    RETURN;
-  END IF;
-  -- the sessions of each user table with a change its most behind session may not have collected
   sessions := ARRAY(
-    SELECT DISTINCT s.session_id
-    FROM (SELECT s.relation_oid, min(pg_snapshot_xmin(x.cursor)) AS low
-          FROM event.subscription s JOIN event.session x ON x.id = s.session_id
-          WHERE NOT (s.relation_oid = ANY (event._meta_views()))
-          GROUP BY s.relation_oid) r
-    JOIN event.subscription s ON s.relation_oid = r.relation_oid
-    WHERE EXISTS (SELECT 1 FROM event.change c WHERE c.relid = r.relation_oid AND c.xid >= r.low)
+    SELECT DISTINCT x.id
+    FROM event.session x JOIN event.subscription s ON s.session_id = x.id
+    WHERE x.owner_role = me AND NOT (s.relation_oid = ANY (event._meta_views()))
+      AND EXISTS (SELECT 1 FROM event.change c
+                  WHERE c.relid = s.relation_oid AND c.xid >= pg_snapshot_xmin(x.cursor))
     ORDER BY 1);
   IF cardinality(sessions) = 0 THEN
     RETURN;
   END IF;
-  IF was::interval = interval '0' OR was::interval > interval '5 s' THEN
-    PERFORM set_config('lock_timeout', '5s', true);
+  IF was::interval > interval '0' THEN
+    budget := least(budget, was::interval);
   END IF;
+  IF current_setting('statement_timeout')::interval > interval '0' THEN
+    budget := least(budget, current_setting('statement_timeout')::interval / 4);
+  END IF;
+  PERFORM set_config('lock_timeout', greatest(1, (extract(epoch FROM budget) * 1000)::bigint) || 'ms', true);
   BEGIN
     PERFORM event._collect_many(sessions);
   EXCEPTION WHEN OTHERS THEN
-    -- one at a time, so that one session that cannot be collected holds back no other
-    FOREACH ses IN ARRAY sessions LOOP
-      BEGIN
-        PERFORM event._collect(ses);
-      EXCEPTION
-        WHEN undefined_object THEN
-          NULL;  -- not the DDL role's session
-        WHEN OTHERS THEN
-          RAISE WARNING 'aqevent: session % could not collect before %: % (%)', ses, TG_TAG, SQLERRM, SQLSTATE;
-      END;
-    END LOOP;
+    RAISE WARNING 'aqevent: the sessions of % could not collect before %: % (%)', me::regrole, TG_TAG, SQLERRM, SQLSTATE;
   END;
   PERFORM set_config('lock_timeout', was, true);
 EXCEPTION WHEN OTHERS THEN
@@ -253,6 +240,17 @@ BEGIN
     VALUES (TG_TAG, '55000', format('%s session(s) had changes of dropped table %s not yet collected; they are not delivered',
                                     lost.sessions, lost.name));
   END LOOP;
+  -- under REPEATABLE READ or SERIALIZABLE, changes committed after the
+  -- transaction's snapshot are out of sight: they cannot be checked
+  IF current_setting('transaction_isolation') <> 'read committed'
+     AND EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d JOIN event.subscription s ON s.relation_oid = d.objid
+                 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0) THEN
+    RAISE WARNING 'aqevent: a subscribed table was dropped in a % transaction: its changes committed after the transaction began are not delivered',
+      current_setting('transaction_isolation');
+    INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
+    VALUES (TG_TAG, '55000', format('a subscribed table was dropped in a %s transaction: its changes committed after the transaction began are not delivered',
+                                    current_setting('transaction_isolation')));
+  END IF;
   PERFORM event._collect_before_change(d.objid, '{}', ARRAY[d.address_names[3]])
   FROM pg_event_trigger_dropped_objects() d
   WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND d.object_type = 'table column'

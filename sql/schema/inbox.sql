@@ -71,19 +71,21 @@ CREATE TRIGGER session_deleted AFTER DELETE ON event.session
 -- dead letters, purge), so that no caller can set it. Deletes by event.ack
 -- and event.ack_each (which mark them, for this statement, with the setting
 -- aqevent.acknowledging) also count in events_acknowledged. The collector
--- counts its own inserts in the update of the sessions it makes anyway (it
+-- counts the rows it makes in the update of the sessions it makes anyway (it
 -- marks its statement with aqevent.collecting): one update of each session
--- row fewer.
+-- row fewer. Only rows with a relid are left to it, a column nobody else can
+-- insert: a role that sets aqevent.collecting itself changes nothing.
 CREATE FUNCTION event._inbox_counted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF TG_OP = 'INSERT' AND current_setting('aqevent.collecting', true) = 'on' THEN
-    RETURN NULL;
-  ELSIF TG_OP = 'INSERT' THEN
+  IF TG_OP = 'INSERT' THEN
     UPDATE event.session s SET pending = s.pending + n.n
-      FROM (SELECT x.session_id, count(*) AS n FROM aqevent_rows x GROUP BY 1) n WHERE s.id = n.session_id;
+      FROM (SELECT x.session_id, count(*) AS n FROM aqevent_rows x
+            WHERE x.relid IS NULL OR current_setting('aqevent.collecting', true) IS DISTINCT FROM 'on'
+            GROUP BY 1) n
+     WHERE s.id = n.session_id;
   ELSE
     UPDATE event.session s
        SET pending = greatest(s.pending - n.n, 0),
