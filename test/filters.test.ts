@@ -177,3 +177,26 @@ test('row and column grains take a filter too; field_updates only while the row 
     ['row_insert', 'row', '1', 'filter'],
   ]);
 });
+
+test('a filter\'s code cannot change the settings of the transaction that collects for it', async () => {
+  await db.pool.query(`CREATE OR REPLACE FUNCTION public.sneaky(score int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+      PERFORM set_config('DateStyle', 'SQL, DMY', true);
+      PERFORM set_config('statement_timeout', '1ms', true);
+      RETURN score > 10;
+    END $$`);
+  const session = await subscribed('public.sneaky(score)');
+  await db.pool.query("INSERT INTO player (id, name, score) VALUES (1, 'Ann', 5), (2, 'Bob', 20)");
+  const client = await db.pool.connect();
+  try {
+    await client.query("BEGIN; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL statement_timeout = 0");
+    await client.query('SELECT event._collect($1)', [session]);
+    assert.equal((await client.query('SHOW DateStyle')).rows[0].DateStyle, 'ISO, MDY');
+    assert.equal((await client.query('SHOW statement_timeout')).rows[0].statement_timeout, '0');
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  assert.deepEqual((await queued(db.pool, session)).map(summary), [['row_insert', '2', { id: 2, name: 'Bob', score: 20, status: null, archived: false, tags: null, born: null, deleted_at: null }]]);
+  await db.pool.query('DROP FUNCTION public.sneaky(int) CASCADE');
+});

@@ -326,9 +326,15 @@ BEGIN
     ELSE
       BEGIN
         EXECUTE format('SELECT %s($1, $2)', checker) INTO verdict USING new_rows, old_rows;
-      EXCEPTION WHEN OTHERS THEN
-        RAISE WARNING 'aqevent: the checker of subscription % failed: % (%); its rows are withheld', s.id, SQLERRM, SQLSTATE;
-        verdict := array_fill(0, ARRAY[cardinality(ids)]);
+        -- keep the verdict, undo whatever else the checker's code did in this
+        -- transaction (settings it set, locks it took): the block is rolled back
+        RAISE EXCEPTION USING ERRCODE = 'AQ001';
+      EXCEPTION
+        WHEN SQLSTATE 'AQ001' THEN
+          NULL;
+        WHEN OTHERS THEN
+          RAISE WARNING 'aqevent: the checker of subscription % failed: % (%); its rows are withheld', s.id, SQLERRM, SQLSTATE;
+          verdict := array_fill(0, ARRAY[cardinality(ids)]);
       END;
     END IF;
     RETURN QUERY SELECT s.id, u.i, u.b FROM unnest(ids, verdict) AS u(i, b);
