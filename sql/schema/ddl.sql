@@ -206,6 +206,18 @@ AS $$
                'CREATE EXTENSION', 'ALTER EXTENSION', 'DROP EXTENSION', 'GRANT', 'REVOKE']
 $$;
 
+-- Changes a DDL made undeliverable: a WARNING, and a row of
+-- event.ddl_failure (55000) for `aqevent stats`.
+CREATE FUNCTION event._report_lost(command_tag text, message text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE WARNING 'aqevent: %', message;
+  INSERT INTO event.ddl_failure (command_tag, sqlstate, message) VALUES (command_tag, '55000', message);
+END
+$$;
+
 CREATE FUNCTION event._on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -234,22 +246,16 @@ BEGIN
     GROUP BY d.objid
     ORDER BY 1
   LOOP
-    RAISE WARNING 'aqevent: % session(s) had changes of dropped table % not yet collected; they are not delivered',
-      lost.sessions, lost.name;
-    INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
-    VALUES (TG_TAG, '55000', format('%s session(s) had changes of dropped table %s not yet collected; they are not delivered',
-                                    lost.sessions, lost.name));
+    PERFORM event._report_lost(TG_TAG, format('%s session(s) had changes of dropped table %s not yet collected; they are not delivered',
+                                              lost.sessions, lost.name));
   END LOOP;
   -- under REPEATABLE READ or SERIALIZABLE, changes committed after the
   -- transaction's snapshot are out of sight: they cannot be checked
   IF current_setting('transaction_isolation') <> 'read committed'
      AND EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d JOIN event.subscription s ON s.relation_oid = d.objid
                  WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0) THEN
-    RAISE WARNING 'aqevent: a subscribed table was dropped in a % transaction: its changes committed after the transaction began are not delivered',
-      current_setting('transaction_isolation');
-    INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
-    VALUES (TG_TAG, '55000', format('a subscribed table was dropped in a %s transaction: its changes committed after the transaction began are not delivered',
-                                    current_setting('transaction_isolation')));
+    PERFORM event._report_lost(TG_TAG, format('a subscribed table was dropped in a %s transaction: its changes committed after the transaction began are not delivered',
+                                              current_setting('transaction_isolation')));
   END IF;
   PERFORM event._collect_before_change(d.objid, '{}', ARRAY[d.address_names[3]])
   FROM pg_event_trigger_dropped_objects() d
