@@ -13,6 +13,12 @@
 -- TimeZone, …) so that their text does not depend on the writer's session.
 -- An UPDATE stores each row's old and new image side by side, paired in the
 -- order PostgreSQL updated them; the reader compares them column by column.
+-- A DELETE stores, as REPLICA IDENTITY asks, only what its row_delete
+-- carries (the key and the identity columns) as one array per statement,
+-- unless the reader needs the whole old rows to decide who sees the delete
+-- (a filter on the table, row-level security, REPLICA IDENTITY FULL, no key):
+-- then each whole old row, as before. Each table has its own DELETE trigger
+-- function for this (_install_delete_capture), made from its shape.
 --
 -- A table's shape (event.shape: its name, columns, types and key when its
 -- triggers were made) is the trigger argument, so the writer does not look
@@ -43,8 +49,19 @@ CREATE TABLE event.change (
   op          "char"      NOT NULL CONSTRAINT change_op_check CHECK (op IN ('i', 'u', 'd', 't')),
   new_row     text,
   old_row     text,
+  old_keys    text[],
   captured_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Deletes stored by key (event._delete_capture_source) are one row per
+-- statement, or per chunk of one; lz4 where the server has it.
+DO $$
+BEGIN
+  ALTER TABLE event.change ALTER COLUMN old_keys SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+  NULL;
+END
+$$;
 
 ALTER SEQUENCE event.change_id_seq OWNED BY event.change.id;
 
@@ -89,10 +106,8 @@ BEGIN
     SELECT TG_RELID, TG_ARGV[0]::integer, 'u', o.r, n.r
     FROM (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_old x) o
     JOIN (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_new x) n ON n.i = o.i;
-  ELSIF TG_OP = 'DELETE' THEN
-    INSERT INTO event.change (relid, shape, op, old_row)
-    SELECT TG_RELID, TG_ARGV[0]::integer, 'd', format('%s', o.*) FROM aqevent_old o;
   ELSE
+    -- (DELETE has a trigger function of its own per table: _delete_capture_source)
     PERFORM set_config('aqevent.truncating',
                        replace(coalesce(current_setting('aqevent.truncating', true), ''), ',' || TG_RELID || ',', ''), true);
     INSERT INTO event.change (relid, shape, op) VALUES (TG_RELID, TG_ARGV[0]::integer, 't');
@@ -102,6 +117,128 @@ BEGIN
     PERFORM pg_notify('aqevent', TG_RELID::text);
   END IF;
   RETURN NULL;
+END
+$$;
+
+-- The positions, in the shape's columns, of what a delete stored by key
+-- keeps: the key's columns and the replica identity's. NULL when deletes of
+-- the shape are stored whole (REPLICA IDENTITY FULL, or no key).
+CREATE FUNCTION event._delete_key_positions(shape integer) RETURNS integer[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN s.key_columns IS NULL OR s.identity_columns IS NULL THEN NULL
+              ELSE ARRAY(SELECT u.o::integer FROM unnest(s.columns) WITH ORDINALITY u(c, o)
+                         WHERE u.c = ANY (s.key_columns) OR u.c = ANY (s.identity_columns) ORDER BY u.o) END
+  FROM event.shape s WHERE s.id = _delete_key_positions.shape
+$$;
+
+CREATE FUNCTION event._delete_capture_name(relid oid) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'capture_delete_' || relid::text $$;
+
+-- The body of a table's DELETE trigger function. Whole rows (one change row
+-- each) when the reader may need them: a subscription with a filter,
+-- row-level security enabled, or a shape without a key or with REPLICA
+-- IDENTITY FULL. Otherwise one change row per statement whose old_keys holds
+-- a record literal of the key and identity columns of each deleted row
+-- (_delete_key_positions, in the table's column order): a single array
+-- when those columns are all of fixed width and the transaction has deleted
+-- few enough rows of the table that it stays far below the 1 GB a value may
+-- hold; else chunks of 100,000 rows, or 8 MB of text for keys of variable
+-- width. (Deletes of a partition or child written to directly stay whole:
+-- _capture_partition.)
+CREATE FUNCTION event._delete_capture_source(relid oid, shape integer) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  positions integer[] := event._delete_key_positions(shape);
+  key_row text;
+  fixed boolean;
+  row_width integer;
+  stored text;
+BEGIN
+  IF positions IS NULL OR cardinality(positions) = 0
+     OR (SELECT c.relrowsecurity FROM pg_class c WHERE c.oid = _delete_capture_source.relid)
+     OR EXISTS (SELECT 1 FROM event.subscription x
+                WHERE x.relation_oid = _delete_capture_source.relid AND x.filter IS NOT NULL) THEN
+    stored := 'INSERT INTO event.change (relid, shape, op, old_row) '
+              'SELECT TG_RELID, TG_ARGV[0]::integer, ''d'', format(''%s'', o.*) FROM aqevent_old o;';
+  ELSE
+    SELECT format('ROW(%s)::text', string_agg(format('o.%I', a.attname), ', ' ORDER BY p.o)),
+           bool_and(t.typlen > 0),
+           sum(CASE WHEN t.typlen > 0 AND t.typlen <= 8 THEN 40 ELSE 120 END)::integer + 16
+      INTO key_row, fixed, row_width
+    FROM event.shape s
+    CROSS JOIN LATERAL unnest(positions) WITH ORDINALITY p(pos, o)
+    JOIN pg_attribute a ON a.attrelid = _delete_capture_source.relid AND a.attname = s.columns[p.pos] AND NOT a.attisdropped
+    JOIN pg_type t ON t.oid = a.atttypid
+    WHERE s.id = _delete_capture_source.shape;
+    stored := format('INSERT INTO event.change (relid, shape, op, old_keys) '
+                     'SELECT TG_RELID, TG_ARGV[0]::integer, ''d'', array_agg(x.k) '
+                     'FROM (SELECT %s AS k, %s AS chunk FROM aqevent_old o) x GROUP BY x.chunk ORDER BY x.chunk;',
+                     key_row,
+                     CASE WHEN fixed THEN 'row_number() OVER () / 100000'
+                          ELSE format('sum(octet_length(%s)) OVER (ROWS UNBOUNDED PRECEDING) / 8000000', key_row) END);
+    IF fixed AND (SELECT c.relkind = 'r' AND NOT c.relhassubclass FROM pg_class c WHERE c.oid = _delete_capture_source.relid) THEN
+      -- the transaction's count of deleted rows bounds this statement's
+      stored := format('IF current_setting(''track_counts'') = ''on'' '
+                       'AND pg_stat_get_xact_tuples_deleted(TG_RELID) <= %s THEN '
+                       'INSERT INTO event.change (relid, shape, op, old_keys) '
+                       'SELECT TG_RELID, TG_ARGV[0]::integer, ''d'', array_agg(%s) FROM aqevent_old o HAVING count(*) > 0; '
+                       'ELSE %s END IF;',
+                       400000000 / row_width, key_row, stored);
+    END IF;
+  END IF;
+  RETURN format('DECLARE appended bigint; BEGIN %s GET DIAGNOSTICS appended = ROW_COUNT; '
+                'IF appended > 0 AND EXISTS (SELECT 1 FROM event.listener) THEN '
+                'PERFORM pg_notify(''aqevent'', TG_RELID::text); END IF; RETURN NULL; END', stored);
+END
+$$;
+
+-- Makes (or remakes) the table's DELETE trigger function for the shape, when
+-- its body is not already the one _delete_capture_source gives. Returns its
+-- name. It takes no lock on the table: a subscription with a filter switches
+-- it to whole rows without holding up writers (a delete whose statement ran
+-- before that committed is stored by key: docs/concepts.md).
+CREATE FUNCTION event._install_delete_capture(relid oid, shape integer) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  name text := event._delete_capture_name(relid);
+  source text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended('aqevent delete capture ' || relid::text, 0));
+  source := event._delete_capture_source(relid, shape);
+  IF NOT EXISTS (SELECT 1 FROM pg_proc p
+                 WHERE p.pronamespace = 'event'::regnamespace AND p.proname = name AND p.pronargs = 0
+                   AND p.prosrc = source) THEN
+    EXECUTE format('CREATE OR REPLACE FUNCTION event.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER '
+                   'SET search_path = pg_catalog, pg_temp SET "DateStyle" = ''ISO, MDY'' '
+                   'SET "IntervalStyle" = ''postgres'' SET "TimeZone" = ''UTC'' SET extra_float_digits = 1 '
+                   'SET bytea_output = ''hex'' SET lc_monetary = ''C'' AS %L', name, source);
+    EXECUTE format('REVOKE ALL ON FUNCTION event.%I() FROM PUBLIC', name);
+  END IF;
+  RETURN name;
+END
+$$;
+
+-- The DELETE trigger function of a captured table, made again for its
+-- current subscriptions and row-level security (after a subscription with a
+-- filter comes or goes, and after ALTER TABLE).
+CREATE FUNCTION event._renew_delete_capture(relid oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  shape integer := event._trigger_shape(relid);
+BEGIN
+  IF shape IS NOT NULL THEN
+    PERFORM event._install_delete_capture(relid, shape);
+  END IF;
 END
 $$;
 
@@ -239,6 +376,7 @@ BEGIN
   -- Already captured with the current shape: nothing to do, and no lock (a
   -- subscriber must not hold one that writers wait for).
   IF event._trigger_shape(relid) IS NOT NULL AND event._trigger_shape(relid) = event._current_shape(relid, false) THEN
+    PERFORM event._install_delete_capture(relid, event._trigger_shape(relid));
     PERFORM event._install_partition_capture(relid, event._trigger_shape(relid));
     RETURN;
   END IF;
@@ -246,6 +384,7 @@ BEGIN
   EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', rel);
   shape := event._current_shape(relid);
   IF event._trigger_shape(relid) IS NOT DISTINCT FROM shape THEN
+    PERFORM event._install_delete_capture(relid, shape);
     PERFORM event._install_partition_capture(relid, shape);
     RETURN;
   END IF;
@@ -256,7 +395,7 @@ BEGIN
                  'REFERENCING OLD TABLE AS aqevent_old NEW TABLE AS aqevent_new '
                  'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
   EXECUTE format('CREATE TRIGGER aqevent_capture_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS aqevent_old '
-                 'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
+                 'FOR EACH STATEMENT EXECUTE FUNCTION event.%I(%L)', rel, event._install_delete_capture(relid, shape), shape);
   EXECUTE format('CREATE TRIGGER aqevent_capture_truncate AFTER TRUNCATE ON %s '
                  'FOR EACH STATEMENT EXECUTE FUNCTION event._capture(%L)', rel, shape);
   EXECUTE format('CREATE TRIGGER aqevent_capture_truncating BEFORE TRUNCATE ON %s '
@@ -364,6 +503,7 @@ BEGIN
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass);
   END LOOP;
+  EXECUTE format('DROP FUNCTION IF EXISTS event.%I()', event._delete_capture_name(relid));
 END
 $$;
 

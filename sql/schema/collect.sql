@@ -57,6 +57,20 @@ AS $$
            FROM pg_catalog.unnest(fields) WITH ORDINALITY AS u(f, o) ORDER BY u.o), ',') OPERATOR(pg_catalog.||) ')'
 $$;
 
+-- The record literal of a whole row of width columns from a literal of the
+-- columns at positions (ascending) only, as a delete stored by key keeps
+-- them (capture.sql): the other fields empty, that is NULL. A field's
+-- quoting does not depend on the others, so the fields are moved as they
+-- are. (Collect does the common case, columns side by side, inline.)
+CREATE FUNCTION event._key_literal(key_literal text, positions integer[], width integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT '(' OPERATOR(pg_catalog.||)
+         pg_catalog.string_agg(COALESCE(f.v[pg_catalog.array_position(positions, g.n)], ''), ',' ORDER BY g.n)
+         OPERATOR(pg_catalog.||) ')'
+  FROM (SELECT event._fields(key_literal) AS v) f, pg_catalog.generate_series(1, width) AS g(n)
+$$;
+
 -- What owner_role may read of relid now: whether at all, and the columns it
 -- may not SELECT. Not at all: no SELECT on any column, no USAGE on the
 -- schema, or a key column hidden. (Row-level security is checked row by
@@ -238,7 +252,13 @@ BEGIN
            ARRAY(SELECT DISTINCT x.relation_oid FROM event.subscription x WHERE x.session_id = l.id) AS relids
     FROM unnest(locked) l
   ), changes AS MATERIALIZED (
-    SELECT x.sid, x.owner_role, c.*
+    -- a delete stored by key (capture.sql) is one row per deleted row here, its
+    -- old row a literal of the key and identity columns, the others NULL
+    SELECT x.sid, x.owner_role, c.id, c.xid, c.relid, c.shape, c.op, c.new_row,
+           CASE WHEN c.old_keys IS NULL THEN c.old_row
+                WHEN w.side_by_side THEN '(' || w.before || substr(k.literal, 2, length(k.literal) - 2) || w.after || ')'
+                ELSE event._key_literal(k.literal, w.positions, w.width) END AS old_row,
+           c.captured_at, coalesce(k.ord, 0) AS ord, c.old_keys IS NOT NULL AS keys_only
     FROM sess x
     CROSS JOIN LATERAL (
       SELECT c.* FROM event.change c
@@ -248,6 +268,16 @@ BEGIN
       SELECT c.* FROM event.change c
       WHERE c.xid = ANY (x.prev_xip) AND c.relid = ANY (x.relids)
         AND pg_visible_in_snapshot(c.xid, snap)) c
+    CROSS JOIN LATERAL (
+      SELECT p.positions, p.width,
+             p.positions[cardinality(p.positions)] - p.positions[1] = cardinality(p.positions) - 1 AS side_by_side,
+             repeat(',', p.positions[1] - 1) AS before, repeat(',', p.width - p.positions[cardinality(p.positions)]) AS after
+      FROM (SELECT event._delete_key_positions(c.shape) AS positions,
+                   (SELECT cardinality(sh.columns) FROM event.shape sh WHERE sh.id = c.shape) AS width) p
+      WHERE c.old_keys IS NOT NULL
+      UNION ALL
+      SELECT NULL, NULL, NULL, NULL, NULL WHERE c.old_keys IS NULL) w
+    LEFT JOIN LATERAL unnest(c.old_keys) WITH ORDINALITY AS k(literal, ord) ON true
   ), views AS MATERIALIZED (
     SELECT o.owner_role, o.relid, v.visible, v.hidden, v.rls
     FROM (SELECT DISTINCT x.owner_role, r.relid FROM sess x CROSS JOIN unnest(x.relids) AS r(relid)) o
@@ -276,7 +306,8 @@ BEGIN
     JOIN views v ON v.owner_role = u.owner_role AND v.relid = sh.relid AND v.visible
     JOIN grains g ON g.sid = u.sid AND g.relid = sh.relid
   ), keyed AS MATERIALIZED (
-    SELECT c.sid, c.owner_role, c.id AS change_id, c.xid, c.relid, c.op, c.captured_at, c.new_row AS new_image,
+    SELECT c.sid, c.owner_role, c.id AS change_id, c.ord, c.keys_only, c.xid, c.relid, c.op, c.captured_at,
+           c.new_row AS new_image,
            c.old_row AS old_image,
            x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.rls, x.key_pos, x.visible_pos,
            x.delete_columns, f.nf, f.oldf,
@@ -299,7 +330,9 @@ BEGIN
            s.created_at AS sub_created, s.columns AS sub_columns,
            (k.key_columns IS NULL OR k.new_key IS DISTINCT FROM k.old_key) AS key_changed,
            -- bit 1: the new row passes the filter and policies; bit 2: the old one
-           CASE WHEN s.filter IS NULL AND NOT k.rls THEN 3 ELSE coalesce(vd.bits, 0) END AS passes,
+           -- (a delete stored by key cannot be checked: it was stored so because nothing needed it to be,
+           -- or it ran as the first filter on the table was made, capture.sql)
+           CASE WHEN (s.filter IS NULL AND NOT k.rls) OR k.keys_only THEN 3 ELSE coalesce(vd.bits, 0) END AS passes,
            CASE WHEN s.columns IS NULL THEN k.hidden
                 ELSE k.hidden || ARRAY(SELECT c FROM unnest(k.columns) c WHERE NOT (c = ANY (s.columns))) END AS sub_hidden
     FROM keyed k
@@ -308,7 +341,7 @@ BEGIN
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
       AND event._meta_row_visible(k.owner_role, k.relid, k.change_id)
   ), events AS MATERIALIZED (
-    SELECT p.sid, p.change_id, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
+    SELECT p.sid, p.change_id, p.ord, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
            p.schema_name, p.relation_name, p.key_columns, e.pk_values, e.column_name, e.new_row, e.old_row,
            e.payload_columns, p.sub_hidden AS hidden, e.reason, p.xid, p.captured_at
     FROM pairs p
@@ -360,7 +393,7 @@ BEGIN
            o.schema_name, o.relation_name, o.key_columns, o.pk_values, o.column_name,
            o.new_row, o.old_row, o.payload_columns, o.hidden, o.reason, o.xid::text::bigint, o.captured_at
     FROM (SELECT ev.* FROM events ev JOIN sess x ON x.sid = ev.sid AND x.overflowed_at IS NULL
-          ORDER BY ev.sid, ev.change_id, array_position(ARRAY['table', 'column', 'row', 'field'], ev.kind),
+          ORDER BY ev.sid, ev.change_id, ev.ord, array_position(ARRAY['table', 'column', 'row', 'field'], ev.kind),
                    ev.sub_created, ev.subscription_id, ev.seq OFFSET 0) o
     RETURNING session_id, id
   ), matched AS (

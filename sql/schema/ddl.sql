@@ -226,6 +226,7 @@ SET enable_seqscan = off
 AS $$
 DECLARE
   lost record;
+  fn record;
 BEGIN
   -- the next ddl_command_end compares the whole catalog (_ddl_scope)
   PERFORM set_config('aqevent.ddl_dropped', 'on', true);
@@ -273,6 +274,15 @@ BEGIN
   DELETE FROM event.captured_table k
    USING pg_event_trigger_dropped_objects() d
    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND k.relid = d.objid;
+  -- a dropped table's DELETE trigger function (capture.sql) goes with it
+  FOR fn IN
+    SELECT p.proname FROM pg_event_trigger_dropped_objects() d
+    JOIN pg_proc p ON p.pronamespace = 'event'::regnamespace AND p.proname = event._delete_capture_name(d.objid)
+                  AND p.pronargs = 0
+    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+  LOOP
+    EXECUTE format('DROP FUNCTION event.%I()', fn.proname);
+  END LOOP;
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'aqevent: could not end the subscriptions of a dropped object: % (%)', SQLERRM, SQLSTATE;
 END

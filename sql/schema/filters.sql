@@ -317,7 +317,7 @@ BEGIN
           UNION ALL
           SELECT c.* FROM event.change c
           WHERE c.xid = ANY (prev_xip) AND c.relid = s.relation_oid) c
-    WHERE c.op <> 't' AND pg_visible_in_snapshot(c.xid, snap)
+    WHERE c.op <> 't' AND c.old_keys IS NULL AND pg_visible_in_snapshot(c.xid, snap)
       AND (NOT pg_visible_in_snapshot(c.xid, s.since) OR c.xid = s.since_xid);
     CONTINUE WHEN ids IS NULL;
     checker := event._checker(s.id);
@@ -342,7 +342,7 @@ BEGIN
 END
 $$;
 
--- A subscription's checker goes with it.
+-- A subscription's checker goes with it, and the whole deleted rows it needed.
 CREATE FUNCTION event._subscriptions_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -357,6 +357,9 @@ BEGIN
   LOOP
     EXECUTE format('DROP FUNCTION %s', fn.sig);
   END LOOP;
+  -- without their filters, the tables' deletes may be stored by key again (capture.sql)
+  PERFORM event._renew_delete_capture(r.relation_oid)
+  FROM (SELECT DISTINCT o.relation_oid FROM aqevent_old_subscriptions o WHERE o.filter IS NOT NULL ORDER BY 1) r;
   RETURN NULL;
 END
 $$;

@@ -13,7 +13,8 @@ export async function describeCatalog(pool: pg.Pool | pg.ClientBase): Promise<st
     `SELECT 'function ' || p.oid::regprocedure::text || E'\\n' || pg_get_functiondef(p.oid)
             || E'\\n  security definer: ' || p.prosecdef || ', config: ' || coalesce(p.proconfig::text, '-')
             || ', acl: ' || coalesce(p.proacl::text, '-')
-     FROM pg_proc p WHERE p.pronamespace IN ('event'::regnamespace, 'meta'::regnamespace)`,
+     FROM pg_proc p WHERE p.pronamespace IN ('event'::regnamespace, 'meta'::regnamespace)
+       AND p.proname !~ '^capture_delete_[0-9]+$'`,  // a captured table's DELETE trigger function: made with its capture
     `SELECT 'relation ' || c.oid::regclass::text || ' kind ' || c.relkind::text || ' options ' || coalesce(c.reloptions::text, '-')
             || ' rls ' || c.relrowsecurity || ' acl ' || coalesce(c.relacl::text, '-')
      FROM pg_class c WHERE c.relnamespace IN ('event'::regnamespace, 'meta'::regnamespace) AND c.relkind IN ('r', 'v', 'S', 'p', 'c')`,
