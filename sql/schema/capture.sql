@@ -102,10 +102,16 @@ BEGIN
     INSERT INTO event.change (relid, shape, op, new_row)
     SELECT TG_RELID, TG_ARGV[0]::integer, 'i', format('%s', n.*) FROM aqevent_new n;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO event.change (relid, shape, op, old_row, new_row)
-    SELECT TG_RELID, TG_ARGV[0]::integer, 'u', o.r, n.r
-    FROM (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_old x) o
-    JOIN (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_new x) n ON n.i = o.i;
+    IF NOT EXISTS (SELECT 1 FROM aqevent_new OFFSET 1) THEN
+      -- at most one row: nothing to pair
+      INSERT INTO event.change (relid, shape, op, old_row, new_row)
+      SELECT TG_RELID, TG_ARGV[0]::integer, 'u', format('%s', o.*), format('%s', n.*) FROM aqevent_old o, aqevent_new n;
+    ELSE
+      INSERT INTO event.change (relid, shape, op, old_row, new_row)
+      SELECT TG_RELID, TG_ARGV[0]::integer, 'u', o.r, n.r
+      FROM (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_old x) o
+      JOIN (SELECT row_number() OVER () AS i, format('%s', x.*) AS r FROM aqevent_new x) n ON n.i = o.i;
+    END IF;
   ELSE
     -- (DELETE has a trigger function of its own per table: _delete_capture_source)
     PERFORM set_config('aqevent.truncating',
@@ -503,7 +509,10 @@ BEGIN
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass);
   END LOOP;
-  EXECUTE format('DROP FUNCTION IF EXISTS event.%I()', event._delete_capture_name(relid));
+  IF EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = 'event'::regnamespace
+             AND p.proname = event._delete_capture_name(relid) AND p.pronargs = 0) THEN
+    EXECUTE format('DROP FUNCTION event.%I()', event._delete_capture_name(relid));
+  END IF;
 END
 $$;
 
