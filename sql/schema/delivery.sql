@@ -6,6 +6,11 @@
 -- session's reader collect what committed since (collect.sql), then works on
 -- event.inbox, then renders the JSON as the caller (render.sql).
 -- Semantics: docs/guarantees.md.
+--
+-- Those that walk a session's inbox plan without sequential or bitmap scans:
+-- with event.inbox's statistics stale (autovacuum off, or not yet run), a
+-- bitmap scan of all the session's rows and a sort would be chosen for
+-- "its oldest n", making each fetch of a large backlog read all of it.
 
 -- Collect, unless this transaction is read-only (then read what is there).
 CREATE FUNCTION event._sync(session_id uuid) RETURNS void
@@ -71,10 +76,23 @@ $$;
 
 -- Leases up to max_events deliverable events, oldest first. In strict order
 -- only a prefix with nothing leased before it; in parallel order any.
+-- The least and the greatest of ids: bounds that keep an index scan of a
+-- session's inbox to the range the ids are in (an "= ANY" of many ids is
+-- planned as a filter over all the session's rows).
+CREATE FUNCTION event._min_id(ids bigint[]) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.min(i) FROM pg_catalog.unnest(ids) AS i $$;
+
+CREATE FUNCTION event._max_id(ids bigint[]) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.max(i) FROM pg_catalog.unnest(ids) AS i $$;
+
 CREATE FUNCTION event.fetch_events(session_id uuid, max_events integer, lease interval)
 RETURNS TABLE (id bigint, attempts integer, event jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   ses event.session := event._require_session(session_id);
@@ -106,8 +124,10 @@ BEGIN
     IF ready IS NULL THEN
       RETURN;
     END IF;
+    -- (the range bounds the index scan; ready is sorted)
     SELECT array_agg(q ORDER BY q.id) INTO dying FROM event.inbox q
-    WHERE q.session_id = ses.id AND q.id = ANY (ready) AND q.attempts >= ses.max_attempts;
+    WHERE q.session_id = ses.id AND q.id >= ready[1] AND q.id <= ready[cardinality(ready)]
+      AND q.id = ANY (ready) AND q.attempts >= ses.max_attempts;
     IF dying IS NOT NULL THEN
       INSERT INTO event.dead_letter (session_id, id, subscription_id, event, created_at, attempts, last_error)
       SELECT ses.id, d.id, d.subscription_id, r.event, d.created_at, d.attempts, d.last_error
@@ -117,7 +137,8 @@ BEGIN
     WITH l AS (
       UPDATE event.inbox q
          SET visible_at = now() + lease, attempts = q.attempts + 1
-       WHERE q.session_id = ses.id AND q.id = ANY (ready) AND q.attempts < ses.max_attempts
+       WHERE q.session_id = ses.id AND q.id >= ready[1] AND q.id <= ready[cardinality(ready)]
+         AND q.id = ANY (ready) AND q.attempts < ses.max_attempts
       RETURNING q.*)
     SELECT array_agg(l ORDER BY l.id) INTO leased FROM l;
     IF leased IS NOT NULL THEN
@@ -134,6 +155,8 @@ $$;
 CREATE FUNCTION event.ack(session_id uuid, ids bigint[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   done integer;
@@ -141,7 +164,8 @@ BEGIN
   PERFORM event._require_session(session_id);
   PERFORM event._require_ids(ids);
   PERFORM set_config('aqevent.acknowledging', 'on', true);
-  DELETE FROM event.inbox q WHERE q.session_id = ack.session_id AND q.id = ANY (ids);
+  DELETE FROM event.inbox q
+   WHERE q.session_id = ack.session_id AND q.id BETWEEN event._min_id(ids) AND event._max_id(ids) AND q.id = ANY (ids);
   GET DIAGNOSTICS done = ROW_COUNT;
   PERFORM set_config('aqevent.acknowledging', '', true);
   RETURN done;
@@ -153,6 +177,8 @@ $$;
 CREATE FUNCTION event.ack_each(session_id uuid, ids bigint[]) RETURNS TABLE (id bigint, acknowledged boolean)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   done bigint[];
@@ -160,7 +186,9 @@ BEGIN
   PERFORM event._require_session(session_id);
   PERFORM event._require_ids(ids);
   PERFORM set_config('aqevent.acknowledging', 'on', true);
-  WITH d AS (DELETE FROM event.inbox q WHERE q.session_id = ack_each.session_id AND q.id = ANY (ids)
+  WITH d AS (DELETE FROM event.inbox q
+             WHERE q.session_id = ack_each.session_id AND q.id BETWEEN event._min_id(ids) AND event._max_id(ids)
+               AND q.id = ANY (ids)
              RETURNING q.id)
   SELECT coalesce(array_agg(d.id), '{}') INTO done FROM d;
   PERFORM set_config('aqevent.acknowledging', '', true);
@@ -172,6 +200,8 @@ CREATE FUNCTION event.nack(session_id uuid, ids bigint[], delay interval DEFAULT
                            error text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   done integer;
@@ -184,7 +214,7 @@ BEGIN
   END IF;
   UPDATE event.inbox q
      SET visible_at = now() + delay, last_error = coalesce(error, q.last_error)
-   WHERE q.session_id = nack.session_id AND q.id = ANY (ids);
+   WHERE q.session_id = nack.session_id AND q.id BETWEEN event._min_id(ids) AND event._max_id(ids) AND q.id = ANY (ids);
   GET DIAGNOSTICS done = ROW_COUNT;
   RETURN done;
 END
@@ -195,6 +225,8 @@ CREATE FUNCTION event.extend_lease(session_id uuid, ids bigint[], lease interval
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 BEGIN
   PERFORM event._require_session(session_id);
@@ -203,7 +235,8 @@ BEGIN
   RETURN QUERY
   UPDATE event.inbox q
      SET visible_at = now() + lease
-   WHERE q.session_id = extend_lease.session_id AND q.id = ANY (ids) AND q.visible_at > now()
+   WHERE q.session_id = extend_lease.session_id AND q.id BETWEEN event._min_id(ids) AND event._max_id(ids)
+     AND q.id = ANY (ids) AND q.visible_at > now()
   RETURNING q.id;
 END
 $$;
@@ -213,6 +246,8 @@ $$;
 CREATE FUNCTION event.release(session_id uuid, ids bigint[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   done integer;
@@ -221,7 +256,8 @@ BEGIN
   PERFORM event._require_ids(ids);
   UPDATE event.inbox q
      SET visible_at = now(), attempts = greatest(q.attempts - 1, 0)
-   WHERE q.session_id = release.session_id AND q.id = ANY (ids) AND q.visible_at > now();
+   WHERE q.session_id = release.session_id AND q.id BETWEEN event._min_id(ids) AND event._max_id(ids)
+     AND q.id = ANY (ids) AND q.visible_at > now();
   GET DIAGNOSTICS done = ROW_COUNT;
   RETURN done;
 END
@@ -248,6 +284,8 @@ $$;
 CREATE FUNCTION event.requeue(session_id uuid, ids bigint[] DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   missing bigint;
@@ -284,6 +322,8 @@ CREATE FUNCTION event.peek(session_id uuid, max_events integer, after_id bigint 
 RETURNS TABLE (id bigint, attempts integer, visible_at timestamptz, event jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   ses event.session := event._require_session(session_id);
@@ -312,6 +352,8 @@ CREATE FUNCTION event.peek_many(session_ids uuid[], max_events integer, after_id
 RETURNS TABLE (session_id uuid, id bigint, attempts integer, visible_at timestamptz, event jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   missing uuid;
@@ -359,6 +401,8 @@ RETURNS TABLE (id bigint, subscription_id uuid, operation text, event jsonb, cre
                visible_at timestamptz, attempts integer, last_error text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 DECLARE
   batch event.inbox[];
