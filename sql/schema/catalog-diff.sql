@@ -171,24 +171,14 @@ END
 $$;
 
 -- May owner_role see the meta view event change_id, by its privileges at the
--- time of the DDL? (A function of its own for the sub-select, so that
--- _meta_row_visible is inlined into the reader's statement: most changes are
--- not of the meta views.)
+-- time of the DDL? Builtin privilege functions only. (The reader asks only
+-- for the changes of the meta views: collect.sql.)
 CREATE FUNCTION event._meta_change_visible(owner_role oid, change_id bigint) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
   SELECT EXISTS (SELECT 1 FROM event.catalog_change m
                  WHERE m.change_id OPERATOR(pg_catalog.=) _meta_change_visible.change_id
                    AND event._catalog_may_see(owner_role, m.grantees))
-$$;
-
--- May owner_role see the event change_id of relid? True for every relation
--- but the meta views; for theirs, when owner_role may see the object by its
--- privileges at the time of the DDL. Builtin privilege functions only.
-CREATE FUNCTION event._meta_row_visible(owner_role oid, relid oid, change_id bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-  SELECT NOT event._is_meta_view(relid) OR event._meta_change_visible(owner_role, change_id)
 $$;
 
 -- The relations a command changed, when it can have changed no others: a

@@ -10,7 +10,7 @@
 -- jsonb, of the same text: no domain checks on the DDL path), with the roles
 -- whose members may see each one (grantees; 0 is PUBLIC): the DDL trigger
 -- keeps a snapshot of them, and readers check an event's grantees as the
--- session owner (event._meta_row_visible).
+-- session owner (event._meta_change_visible).
 
 -- System schemas are left out: pg_catalog, information_schema, TOAST and
 -- temporary schemas (a DDL of temporary tables changes nothing here).

@@ -294,6 +294,7 @@ BEGIN
     FROM event.subscription s WHERE s.session_id IN (SELECT x.sid FROM sess x) GROUP BY s.session_id, s.relation_oid
   ), shapes AS MATERIALIZED (
     SELECT u.sid, sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden, v.rls,
+           event._is_meta_view(sh.relid) AS is_meta,
            g.keyed OR cardinality(v.hidden) > 0 AS must_split,
            ARRAY(SELECT array_position(sh.columns, k) FROM unnest(sh.key_columns) WITH ORDINALITY u(k, o) ORDER BY u.o) AS key_pos,
            CASE WHEN cardinality(v.hidden) = 0 THEN NULL
@@ -309,7 +310,7 @@ BEGIN
     SELECT c.sid, c.owner_role, c.id AS change_id, c.ord, c.keys_only, c.xid, c.relid, c.op, c.captured_at,
            c.new_row AS new_image,
            c.old_row AS old_image,
-           x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.rls, x.key_pos, x.visible_pos,
+           x.shape, x.schema_name, x.relation_name, x.columns, x.key_columns, x.hidden, x.rls, x.is_meta, x.key_pos, x.visible_pos,
            x.delete_columns, f.nf, f.oldf,
            -- keys only where the fields were split (a sub-select per row is dear; one column needs none)
            CASE WHEN f.nf IS NULL THEN NULL
@@ -339,7 +340,7 @@ BEGIN
     JOIN event.subscription s ON s.session_id = k.sid AND s.relation_oid = k.relid
     LEFT JOIN verdicts vd ON vd.sid = k.sid AND vd.subscription_id = s.id AND vd.change_id = k.change_id
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
-      AND event._meta_row_visible(k.owner_role, k.relid, k.change_id)
+      AND (NOT k.is_meta OR event._meta_change_visible(k.owner_role, k.change_id))
   ), events AS MATERIALIZED (
     SELECT p.sid, p.change_id, p.ord, p.sub_created, p.subscription_id, e.seq, e.operation, p.kind, p.relid, p.shape,
            p.schema_name, p.relation_name, p.key_columns, e.pk_values, e.column_name, e.new_row, e.old_row,
