@@ -256,8 +256,8 @@ BEGIN
     -- old row a literal of the key and identity columns, the others NULL
     SELECT x.sid, x.owner_role, c.id, c.xid, c.relid, c.shape, c.op, c.new_row,
            CASE WHEN c.old_keys IS NULL THEN c.old_row
-                WHEN w.side_by_side THEN '(' || w.before || substr(k.literal, 2, length(k.literal) - 2) || w.after || ')'
-                ELSE event._key_literal(k.literal, w.positions, w.width) END AS old_row,
+                WHEN k.side_by_side THEN '(' || k.before || substr(k.literal, 2, length(k.literal) - 2) || k.after || ')'
+                ELSE event._key_literal(k.literal, k.positions, k.width) END AS old_row,
            c.captured_at, coalesce(k.ord, 0) AS ord, c.old_keys IS NOT NULL AS keys_only
     FROM sess x
     CROSS JOIN LATERAL (
@@ -268,16 +268,15 @@ BEGIN
       SELECT c.* FROM event.change c
       WHERE c.xid = ANY (x.prev_xip) AND c.relid = ANY (x.relids)
         AND pg_visible_in_snapshot(c.xid, snap)) c
-    CROSS JOIN LATERAL (
-      SELECT p.positions, p.width,
-             p.positions[cardinality(p.positions)] - p.positions[1] = cardinality(p.positions) - 1 AS side_by_side,
-             repeat(',', p.positions[1] - 1) AS before, repeat(',', p.width - p.positions[cardinality(p.positions)]) AS after
-      FROM (SELECT event._delete_key_positions(c.shape) AS positions,
-                   (SELECT cardinality(sh.columns) FROM event.shape sh WHERE sh.id = c.shape) AS width) p
-      WHERE c.old_keys IS NOT NULL
-      UNION ALL
-      SELECT NULL, NULL, NULL, NULL, NULL WHERE c.old_keys IS NULL) w
-    LEFT JOIN LATERAL unnest(c.old_keys) WITH ORDINALITY AS k(literal, ord) ON true
+    LEFT JOIN LATERAL (
+      SELECT u.literal, u.ord, w.positions, w.width, w.side_by_side, w.before, w.after
+      FROM (SELECT p.positions, p.width,
+                   p.positions[cardinality(p.positions)] - p.positions[1] = cardinality(p.positions) - 1 AS side_by_side,
+                   repeat(',', p.positions[1] - 1) AS before, repeat(',', p.width - p.positions[cardinality(p.positions)]) AS after
+            FROM (SELECT event._delete_key_positions(c.shape) AS positions,
+                         (SELECT cardinality(sh.columns) FROM event.shape sh WHERE sh.id = c.shape) AS width
+                  WHERE c.old_keys IS NOT NULL) p) w
+      CROSS JOIN unnest(c.old_keys) WITH ORDINALITY AS u(literal, ord)) k ON true
   ), views AS MATERIALIZED (
     SELECT o.owner_role, o.relid, v.visible, v.hidden, v.rls
     FROM (SELECT DISTINCT x.owner_role, r.relid FROM sess x CROSS JOIN unnest(x.relids) AS r(relid)) o
@@ -289,9 +288,12 @@ BEGIN
     WHERE x.sid IN (SELECT DISTINCT c.sid FROM changes c)
       AND (EXISTS (SELECT 1 FROM event.subscription f WHERE f.session_id = x.sid AND f.filter IS NOT NULL)
            OR EXISTS (SELECT 1 FROM views w WHERE w.owner_role = x.owner_role AND w.relid = ANY (x.relids) AND w.rls))
+  ), subs AS MATERIALIZED (
+    -- the sessions' subscriptions, read once (not an index probe per change)
+    SELECT s.* FROM event.subscription s WHERE s.session_id IN (SELECT x.sid FROM sess x)
   ), grains AS MATERIALIZED (
     SELECT s.session_id AS sid, s.relation_oid AS relid, bool_or(s.kind IN ('row', 'field')) AS keyed
-    FROM event.subscription s WHERE s.session_id IN (SELECT x.sid FROM sess x) GROUP BY s.session_id, s.relation_oid
+    FROM subs s GROUP BY s.session_id, s.relation_oid
   ), shapes AS MATERIALIZED (
     SELECT u.sid, sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden, v.rls,
            event._is_meta_view(sh.relid) AS is_meta,
@@ -337,7 +339,7 @@ BEGIN
            CASE WHEN s.columns IS NULL THEN k.hidden
                 ELSE k.hidden || ARRAY(SELECT c FROM unnest(k.columns) c WHERE NOT (c = ANY (s.columns))) END AS sub_hidden
     FROM keyed k
-    JOIN event.subscription s ON s.session_id = k.sid AND s.relation_oid = k.relid
+    JOIN subs s ON s.session_id = k.sid AND s.relation_oid = k.relid
     LEFT JOIN verdicts vd ON vd.sid = k.sid AND vd.subscription_id = s.id AND vd.change_id = k.change_id
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
       AND (NOT k.is_meta OR event._meta_change_visible(k.owner_role, k.change_id))
