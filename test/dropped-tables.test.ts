@@ -205,3 +205,23 @@ test('an ordinary role setting aqevent.collecting itself still has its inbox row
   const { rows } = await db.pool.query('SELECT pending FROM event.session WHERE id = $1', [s]);
   assert.equal(Number(rows[0].pending), 5);
 });
+
+test('a DDL failure names the role whose DDL it was; maintenance keeps a week of them, at most the newest 10,000', async () => {
+  await db.pool.query(`CREATE TABLE alice_t (id int PRIMARY KEY); ALTER TABLE alice_t OWNER TO ${roles.alice.sql}`);
+  const s = await newSession(roles.alice.pool);
+  await roles.alice.pool.query("SELECT event.subscribe_table($1, 'alice_t')", [s]);
+  await roles.alice.pool.query('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1; DROP TABLE alice_t; COMMIT');
+  const { rows } = await db.pool.query('SELECT role_name, sqlstate FROM event.ddl_failures(5)');
+  assert.deepEqual(rows, [{ role_name: roles.alice.name, sqlstate: '55000' }]);
+  // an old one, and a flood of recent ones
+  await db.pool.query(`INSERT INTO event.ddl_failure (command_tag, sqlstate, message, failed_at)
+                       VALUES ('DROP TABLE', '55000', 'old', now() - interval '8 days')`);
+  await db.pool.query(`INSERT INTO event.ddl_failure (command_tag, sqlstate, message)
+                       SELECT 'DROP TABLE', '55000', 'flood ' || g FROM generate_series(1, 10050) g`);
+  const trimmed = (await db.pool.query('SELECT event.maintain() AS m')).rows[0].m.ddl_failures_trimmed;
+  assert.equal(trimmed, 52);
+  const left = (await db.pool.query(`SELECT count(*)::int AS n, min(message) FILTER (WHERE message = 'old') AS old,
+                                            max(id) = (SELECT max(id) FROM event.ddl_failure) AS newest
+                                     FROM event.ddl_failure`)).rows[0];
+  assert.deepEqual(left, { n: 10000, old: null, newest: true });
+});

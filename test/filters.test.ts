@@ -200,3 +200,19 @@ test('a filter\'s code cannot change the settings of the transaction that collec
   assert.deepEqual((await queued(db.pool, session)).map(summary), [['row_insert', '2', { id: 2, name: 'Bob', score: 20, status: null, archived: false, tags: null, born: null, deleted_at: null }]]);
   await db.pool.query('DROP FUNCTION public.sneaky(int) CASCADE');
 });
+
+test('a filter whose function raises query_canceled withholds its own rows only; the other sessions collected with it get theirs', async () => {
+  await db.pool.query(`CREATE OR REPLACE FUNCTION public.cancels(score int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+      IF score > 10 THEN RAISE query_canceled USING MESSAGE = 'canceling statement due to user request'; END IF;
+      RETURN true;
+    END $$`);
+  const hostile = await subscribed('public.cancels(score)');
+  const plain = await subscribed(null);
+  await db.pool.query("INSERT INTO player (id, name, score) VALUES (1, 'Ann', 5), (2, 'Bob', 20)");
+  // one collect for both sessions, as maintenance or a server does
+  await db.pool.query('SELECT event._collect_many(ARRAY[$1, $2]::uuid[])', [hostile, plain]);
+  assert.deepEqual((await queued(db.pool, plain)).map((e) => summary(e)[1]), ['1', '2']);
+  assert.deepEqual(await queued(db.pool, hostile), []);
+  await db.pool.query('DROP FUNCTION public.cancels(int) CASCADE');
+});

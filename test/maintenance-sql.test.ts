@@ -167,7 +167,7 @@ test('maintain() runs every step once; a concurrent pass is skipped, not doubled
   assert.ok(third.changes_trimmed <= left, `trimmed ${third.changes_trimmed} of the ${left} left`);
   assert.deepEqual(third, { skipped: false, sessions_expired: 0, dead_letters_purged: 0, leases_reclaimed: 0,
     dead_lettered: 0, orphan_events: 0, orphan_subscriptions: 0, changes_trimmed: third.changes_trimmed,
-    capture_removed: 0 });
+    capture_removed: 0, ddl_failures_trimmed: 0 });
 });
 
 test('maintenance is for aqevent_admin only, and stays so when migrating again', async () => {

@@ -35,13 +35,17 @@ CREATE TABLE event.catalog_change (
 
 CREATE INDEX catalog_change_xid_idx ON event.catalog_change (xid);
 
--- DDL whose events could not be made: the DDL committed without them.
+-- DDL whose events could not be made: the DDL committed without them. The
+-- role is the DDL's (SET ROLE's, else the login's). Maintenance keeps a week
+-- of them, and at most the newest 10,000 (event.trim_ddl_failures).
 CREATE TABLE event.ddl_failure (
   id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   command_tag text,
   sqlstate    text        NOT NULL,
   message     text        NOT NULL,
-  failed_at   timestamptz NOT NULL DEFAULT now()
+  failed_at   timestamptz NOT NULL DEFAULT now(),
+  role_name   text        NOT NULL DEFAULT (CASE current_setting('role') WHEN 'none' THEN session_user::text
+                                             ELSE current_setting('role') END)
 );
 
 -- The catalog now, as rows of the meta views: (view, id, literal, grantees,
@@ -221,10 +225,27 @@ $$;
 
 -- The last DDL failures (newest first), for `aqevent stats`.
 CREATE FUNCTION event.ddl_failures(max_rows integer DEFAULT 10)
-RETURNS TABLE (command_tag text, sqlstate text, message text, failed_at timestamptz)
+RETURNS TABLE (command_tag text, sqlstate text, message text, failed_at timestamptz, role_name text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT f.command_tag, f.sqlstate, f.message, f.failed_at
+  SELECT f.command_tag, f.sqlstate, f.message, f.failed_at, f.role_name
   FROM event.ddl_failure f ORDER BY f.id DESC LIMIT max_rows
+$$;
+
+-- Keeps the DDL failures of the last 7 days, at most the newest 10,000 (any
+-- role's DDL on its own tables can add some). Returns how many went.
+CREATE FUNCTION event.trim_ddl_failures(now timestamptz DEFAULT now()) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  gone bigint;
+BEGIN
+  DELETE FROM event.ddl_failure f
+   WHERE f.failed_at < trim_ddl_failures.now - interval '7 days'
+      OR f.id <= (SELECT x.id FROM event.ddl_failure x ORDER BY x.id DESC OFFSET 10000 LIMIT 1);
+  GET DIAGNOSTICS gone = ROW_COUNT;
+  RETURN gone;
+END
 $$;

@@ -288,12 +288,9 @@ BEGIN
     WHERE x.sid IN (SELECT DISTINCT c.sid FROM changes c)
       AND (EXISTS (SELECT 1 FROM event.subscription f WHERE f.session_id = x.sid AND f.filter IS NOT NULL)
            OR EXISTS (SELECT 1 FROM views w WHERE w.owner_role = x.owner_role AND w.relid = ANY (x.relids) AND w.rls))
-  ), subs AS MATERIALIZED (
-    -- the sessions' subscriptions, read once (not an index probe per change)
-    SELECT s.* FROM event.subscription s WHERE s.session_id IN (SELECT x.sid FROM sess x)
   ), grains AS MATERIALIZED (
     SELECT s.session_id AS sid, s.relation_oid AS relid, bool_or(s.kind IN ('row', 'field')) AS keyed
-    FROM subs s GROUP BY s.session_id, s.relation_oid
+    FROM event.subscription s WHERE s.session_id IN (SELECT x.sid FROM sess x) GROUP BY s.session_id, s.relation_oid
   ), shapes AS MATERIALIZED (
     SELECT u.sid, sh.id AS shape, sh.relid, sh.schema_name, sh.relation_name, sh.columns, sh.key_columns, v.hidden, v.rls,
            event._is_meta_view(sh.relid) AS is_meta,
@@ -339,7 +336,7 @@ BEGIN
            CASE WHEN s.columns IS NULL THEN k.hidden
                 ELSE k.hidden || ARRAY(SELECT c FROM unnest(k.columns) c WHERE NOT (c = ANY (s.columns))) END AS sub_hidden
     FROM keyed k
-    JOIN subs s ON s.session_id = k.sid AND s.relation_oid = k.relid
+    JOIN event.subscription s ON s.session_id = k.sid AND s.relation_oid = k.relid
     LEFT JOIN verdicts vd ON vd.sid = k.sid AND vd.subscription_id = s.id AND vd.change_id = k.change_id
     WHERE (NOT pg_visible_in_snapshot(k.xid, s.since) OR k.xid = s.since_xid)
       AND (NOT k.is_meta OR event._meta_change_visible(k.owner_role, k.change_id))

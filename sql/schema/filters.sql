@@ -332,7 +332,10 @@ BEGIN
       EXCEPTION
         WHEN SQLSTATE 'AQ001' THEN
           NULL;
-        WHEN OTHERS THEN
+        -- (query_canceled too: OTHERS leaves it out, and a filter's function
+        -- may raise it itself, which would end the collect of every session
+        -- with it, maintenance's too)
+        WHEN OTHERS OR query_canceled THEN
           RAISE WARNING 'aqevent: the checker of subscription % failed: % (%); its rows are withheld', s.id, SQLERRM, SQLSTATE;
           verdict := array_fill(0, ARRAY[cardinality(ids)]);
       END;

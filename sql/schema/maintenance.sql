@@ -194,7 +194,8 @@ BEGIN
   RETURN jsonb_build_object('skipped', false, 'sessions_expired', expired, 'dead_letters_purged', purged)
          || event.reclaim_leases(maintain.now)
          || jsonb_build_object('changes_trimmed', event.trim_changes(),
-                               'capture_removed', event._uninstall_unused_capture());
+                               'capture_removed', event._uninstall_unused_capture(),
+                               'ddl_failures_trimmed', event.trim_ddl_failures(maintain.now));
 END
 $$;
 
