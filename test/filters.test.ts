@@ -216,3 +216,27 @@ test('a filter whose function raises query_canceled withholds its own rows only;
   assert.deepEqual(await queued(db.pool, hostile), []);
   await db.pool.query('DROP FUNCTION public.cancels(int) CASCADE');
 });
+
+test('checking a filter runs no DROP TABLE: the role\'s other sessions are not collected, and its scratch tables go at commit', async () => {
+  const waiting = await subscribed(null);
+  await db.pool.query("INSERT INTO player (id, name, score) VALUES (1, 'Ann', 5)");
+  const cursor = async () => (await db.pool.query('SELECT cursor::text AS c FROM event.session WHERE id = $1', [waiting])).rows[0].c as string;
+  const before = await cursor();
+  const other = await newSession(db.pool);
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    // a temporary table of the caller's with the name the first check would take
+    await client.query('CREATE TEMPORARY TABLE aqevent_filter_1 (x int) ON COMMIT DROP');
+    await client.query("SELECT event.subscribe_table($1, 'public.player'::text, filter => 'score > 1')", [other]);
+    await client.query("SELECT event.subscribe_table($1, 'public.player'::text, filter => 'score > 2')", [other]);
+    await client.query('COMMIT');
+    const left = await client.query("SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'aqevent\\_filter\\_%' AND relpersistence = 't' AND pg_table_is_visible(oid)");
+    assert.equal(left.rows[0].n, 0);
+  } finally {
+    client.release();
+  }
+  assert.equal(await cursor(), before, 'a filter check must not collect the role\'s sessions (collect-before-drop)');
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM event.subscription WHERE session_id = $1', [other])).rows[0].n, 2);
+  assert.deepEqual((await queued(db.pool, waiting)).map((e) => summary(e)[1]), ['1']);
+});

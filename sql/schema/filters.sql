@@ -22,13 +22,18 @@
 -- temporary copy of the table (no row is read and no code runs), which
 -- refuses subqueries, aggregates, window and set-returning functions; then
 -- every function it calls must be IMMUTABLE and executable by owner_role,
--- and every column it names readable by owner_role.
+-- and every column it names readable by owner_role. Each check makes a copy
+-- of its own (numbered per transaction), dropped at commit and never by a
+-- DROP TABLE: that would fire the DDL triggers' collect-before-drop
+-- (ddl.sql) once per filter.
 CREATE FUNCTION event._filter_expression(relid oid, filter text, owner_role oid) RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  scratch text := 'aqevent_filter_' || pg_backend_pid();
+  numbered text := coalesce(current_setting('aqevent.filter_scratch', true), '');
+  n integer := CASE WHEN numbered ~ '^[0-9]{1,9}$' THEN numbered::integer ELSE 0 END;
+  scratch text;
   scratch_oid oid;
   expression text;
   tree text;
@@ -46,6 +51,12 @@ BEGIN
     RAISE EXCEPTION 'the filter on % is longer than 10000 characters', relid::regclass
       USING ERRCODE = 'program_limit_exceeded';
   END IF;
+  LOOP
+    n := n + 1;
+    scratch := 'aqevent_filter_' || n;
+    EXIT WHEN to_regclass(format('pg_temp.%I', scratch)) IS NULL;
+  END LOOP;
+  PERFORM set_config('aqevent.filter_scratch', n::text, true);
   EXECUTE format('CREATE TEMPORARY TABLE %I (LIKE %s) ON COMMIT DROP', scratch, relid::regclass);
   scratch_oid := format('pg_temp.%I', scratch)::regclass::oid;
   BEGIN
@@ -71,7 +82,6 @@ BEGIN
     INTO made, expression, tree
   FROM pg_constraint k WHERE k.conrelid = scratch_oid AND k.contype = 'c';
   IF made <> 1 THEN
-    EXECUTE format('DROP TABLE pg_temp.%I', scratch);
     RAISE EXCEPTION 'the filter on % must be one boolean expression', relid::regclass
       USING ERRCODE = 'syntax_error', DETAIL = filter;
   END IF;
@@ -85,7 +95,6 @@ BEGIN
   WHERE p.provolatile <> 'i' OR NOT has_function_privilege(owner_role, p.oid, 'EXECUTE')
   LIMIT 1;
   IF bad.fn IS NOT NULL THEN
-    EXECUTE format('DROP TABLE pg_temp.%I', scratch);
     IF NOT bad.may_execute THEN
       RAISE EXCEPTION 'permission denied: role % may not execute %, called by the filter on %',
         quote_ident(pg_get_userbyid(owner_role)), bad.fn, relid::regclass
@@ -96,7 +105,6 @@ BEGIN
             HINT = 'A filter is decided from the row alone: no now(), random(), current_user or table reads.';
   END IF;
   IF tree ~ '\{(SQLVALUEFUNCTION|NEXTVALUEEXPR|CURRENTOFEXPR|PARAM) ' THEN
-    EXECUTE format('DROP TABLE pg_temp.%I', scratch);
     RAISE EXCEPTION 'the filter on % uses a value that is not decided by the row alone', relid::regclass
       USING ERRCODE = 'invalid_parameter_value', DETAIL = filter,
             HINT = 'current_user, current_date and parameters are not allowed in a filter.';
@@ -110,7 +118,6 @@ BEGIN
   WHERE k.conrelid = scratch_oid AND k.contype = 'c'
     AND NOT has_column_privilege(owner_role, relid, a.attnum, 'SELECT')
   LIMIT 1;
-  EXECUTE format('DROP TABLE pg_temp.%I', scratch);
   IF bad.attname IS NOT NULL THEN
     RAISE EXCEPTION 'permission denied: role % may not SELECT column % of %, named by the filter',
       quote_ident(pg_get_userbyid(owner_role)), quote_ident(bad.attname), relid::regclass
